@@ -1,71 +1,115 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
+from __future__ import annotations
+
+from typing import Iterator
 
 from datadog_checks.base import AgentCheck
-from datadog_checks.base.types import InitConfigType, InstanceType
+from datadog_checks.base.checks.logs.crawler.base import LogCrawlerCheck
+from datadog_checks.base.utils.format import json
+from datadog_checks.base.utils.persistent_cache import config_set_persistent_cache_id
 
+from .client import AcmeClient
+from .clock import Clock, SystemClock
 from .config_models import ConfigMixin
+from .errors import AcmeApiError, AuthenticationError, OutOfTime, StreamUnavailable
+from .metrics import CrawlMetrics
+from .ratelimit import RateLimiter
+from .stream import AcmeLogStream
 
-# from datadog_checks.base.utils.db import QueryManager
-# from requests.exceptions import ConnectionError, HTTPError, InvalidURL, Timeout
-# from json import JSONDecodeError
+# Only these options change what a cursor points into; editing tags, timeouts or the token keeps the cursors.
+CURSOR_IDENTITY_OPTIONS = ('url',)
 
 
-class AcmeCheck(AgentCheck, ConfigMixin):
-    # This will be the prefix of every metric the integration sends
+class AcmeCheck(LogCrawlerCheck, ConfigMixin):
+    """Crawls ACME's Logs API and submits every log once, through the Agent."""
+
     __NAMESPACE__ = 'acme'
+    SERVICE_CHECK_CONNECT = 'can_connect'
 
-    def __init__(self, name: str, init_config: InitConfigType, instances: list[InstanceType]) -> None:
+    clock: Clock = SystemClock()
+
+    def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
+        self.metrics = CrawlMetrics(self)
+        self._client: AcmeClient | None = None
+        self._limiter: RateLimiter | None = None
+        self._runs = 0
+        self.check_initializations.append(self._set_up)
 
-        # If the check is going to perform SQL queries you should define a query manager here.
-        # More info at
-        # https://datadoghq.dev/integrations-core/base/databases/#datadog_checks.base.utils.db.core.QueryManager
-        # sample_query = {
-        #     "name": "sample",
-        #     "query": "SELECT * FROM sample_table",
-        #     "columns": [
-        #         {"name": "metric", "type": "gauge"}
-        #     ],
-        # }
-        # self._query_manager = QueryManager(self, self.execute_query, queries=[sample_query])
-        # self.check_initializations.append(self._query_manager.compile_queries)
+    def _set_up(self) -> None:
+        self.register_secret(self.config.api_token)
+        self._limiter = RateLimiter(clock=self.clock)
+        self._client = AcmeClient(
+            http=self.http,
+            url=self.config.url,
+            api_token=self.config.api_token,
+            clock=self.clock,
+            limiter=self._limiter,
+            metrics=self.metrics,
+            log=self.log,
+        )
 
-    def check(self, _: InstanceType) -> None:
-        # The following are useful bits of code to help new users get started.
+    def persistent_cache_id(self) -> str:
+        return config_set_persistent_cache_id(self, instance_config_options=CURSOR_IDENTITY_OPTIONS)
 
-        # Read validated, typed configuration from self.config (and self.shared_config).
-        # Fields must be declared in spec.yaml and the models regenerated with `ddev validate models`.
-        # url = self.config.url
+    def save_log_cursor(self, stream: str, cursor: dict[str, str]) -> None:
+        """Store a cursor without a log: the counterpart of `get_log_cursor`, for progress over empty windows."""
+        self.write_persistent_cache(f'log_cursor_{stream}', json.encode(cursor))
 
-        # Perform HTTP Requests with our HTTP wrapper.
-        # More info at https://datadoghq.dev/integrations-core/base/http/
-        # try:
-        #     response = self.http.get(url)
-        #     response.raise_for_status()
-        #     response_json = response.json()
+    def get_log_streams(self) -> Iterator[AcmeLogStream]:
+        stream_ids = self.config.streams or list(self._client.streams(page_size=self.config.page_size))
+        # Start each run at another stream, so one with a large backlog cannot starve the rest.
+        offset = self._runs % len(stream_ids) if stream_ids else 0
+        for stream_id in [*stream_ids[offset:], *stream_ids[:offset]]:
+            yield AcmeLogStream(check=self, name=stream_id, client=self._client)
 
-        # except (HTTPError, InvalidURL, ConnectionError, Timeout):
-        #     self.log.debug("Could not connect", exc_info=True)
+    def check(self, _) -> None:
+        if not self.logs_enabled:
+            self.warning(
+                'Log collection is disabled in the Agent (`logs_enabled: false` in datadog.yaml): '
+                'ACME logs are not fetched and the cursors do not move'
+            )
+            return
 
-        # except JSONDecodeError:
-        #    self.log.debug("Could not parse JSON", exc_info=True)
+        self._client.begin_run(self.config.max_run_time)
+        self._runs += 1
+        try:
+            self.process_streams()
+        except AuthenticationError as e:
+            self._report_connection(AgentCheck.CRITICAL, e.describe())
+            raise
+        except OutOfTime as e:
+            self.log.debug('Run stopped early: %s; the next run resumes from the cursors', e)
+        except AcmeApiError as e:
+            # Everything submitted so far is checkpointed; the next run resumes from the cursors.
+            self.warning('ACME did not answer usefully, %s; retrying next run', e.describe())
+            self._report_connection(AgentCheck.CRITICAL, e.describe())
+            return
+        self._report_connection(AgentCheck.OK)
 
-        # except ValueError:
-        #    self.log.debug("Unexpected value", exc_info=True)
+    def process_streams(self) -> None:
+        """The base class's loop, plus per-stream failures, counting and lag."""
+        for stream in self.get_log_streams():
+            submitted = 0
+            try:
+                for record in stream.records(cursor=self._stored_cursor(stream.name)):
+                    self.send_log(record.data, cursor=record.cursor, stream=stream.name)
+                    submitted += 1
+            except StreamUnavailable as e:
+                self.warning('Skipping %s', e.describe())
+            finally:
+                self.metrics.submitted(stream.name, submitted)
+                if stream.position is not None:
+                    self.metrics.lag(stream.name, self.clock.time() - stream.position.nanos / 1e9)
 
-        # This is how you submit metrics
-        # There are different types of metrics that you can submit (gauge, event).
-        # More info at https://datadoghq.dev/integrations-core/base/api/#datadog_checks.base.checks.base.AgentCheck
-        # self.gauge("test", 1.23, tags=['foo:bar'])
+    def _stored_cursor(self, stream: str) -> dict | None:
+        try:
+            return self.get_log_cursor(stream)
+        except ValueError:
+            self.warning('Stream `%s`: the stored cursor is not JSON; starting over as on a first run', stream)
+            return None
 
-        # Perform database queries using the Query Manager
-        # self._query_manager.execute()
-
-        # This is how you use the persistent cache. This cache is file based and persists across agent restarts.
-        # If you need an in-memory cache that is persisted across runs
-        # You can define a dictionary in the __init__ method.
-        # self.write_persistent_cache("key", "value")
-        # value = self.read_persistent_cache("key")
-        pass
+    def _report_connection(self, status: int, message: str | None = None) -> None:
+        self.service_check(self.SERVICE_CHECK_CONNECT, status, tags=self.config.tags or [], message=message)

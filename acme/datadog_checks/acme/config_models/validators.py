@@ -1,13 +1,43 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
+"""Checks of option values beyond their types, so bad config is refused at start with the option named.
 
-# Here you can include additional config validators or transformers
-#
-# def initialize_instance(values, **kwargs):
-#     if 'my_option' not in values and 'my_legacy_option' in values:
-#         values['my_option'] = values['my_legacy_option']
-#     if values.get('my_number') > 10:
-#         raise ValueError('my_number max value is 10, got %s' % str(values.get('my_number')))
-#
-#     return values
+Messages never repeat a value that could be the API token.
+"""
+
+import re
+from urllib.parse import urlsplit
+
+STREAM_ID = re.compile(r'[a-z0-9][a-z0-9_-]{0,62}\Z')
+
+
+def instance_url(value, *, field, **kwargs):
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise ValueError(f'must be an http:// or https:// base URL such as https://api.acme.example, got {value!r}')
+    if parts.query or parts.fragment:
+        raise ValueError('must be a base URL without query or fragment')
+    return value
+
+
+def instance_api_token(value, *, field, **kwargs):
+    if isinstance(value, str) and not value.strip():
+        raise ValueError('must not be empty')
+    return value
+
+
+def instance_streams(value, *, field, **kwargs):
+    if isinstance(value, (list, tuple)):
+        bad = [stream for stream in value if not isinstance(stream, str) or not STREAM_ID.match(stream)]
+        if bad:
+            raise ValueError(f'stream ids must match [a-z0-9][a-z0-9_-]{{0,62}}; invalid: {bad!r}')
+        if not value:
+            raise ValueError('must list at least one stream, or be omitted to crawl every stream')
+    return value
+
+
+def instance_max_run_time(value, *, field, **kwargs):
+    if isinstance(value, (int, float)) and value <= 0:
+        raise ValueError(f'must be a positive number of seconds, got {value!r}')
+    return value

@@ -1,0 +1,185 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+"""ACME Logs API v1 over the Agent's HTTP wrapper: paging, retries, rate limits and error sorting."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
+from urllib.parse import quote
+
+from requests.exceptions import RequestException
+
+from datadog_checks.base.utils.format import json
+
+from .errors import (
+    AcmeApiError,
+    AuthenticationError,
+    OutOfTime,
+    PageTokenExpired,
+    RequestRejected,
+    StreamUnavailable,
+    TransientApiError,
+)
+from .timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from logging import LoggerAdapter
+
+    from datadog_checks.base.utils.http import RequestsWrapper
+
+    from .clock import Clock
+    from .metrics import CrawlMetrics
+    from .ratelimit import RateLimiter
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+
+
+class LogPage(NamedTuple):
+    logs: list[Any]
+    last: bool
+
+
+class AcmeClient:
+    """Talks to one ACME endpoint with one token; every request goes through the check's `self.http`."""
+
+    def __init__(
+        self,
+        *,
+        http: RequestsWrapper,
+        url: str,
+        api_token: str,
+        clock: Clock,
+        limiter: RateLimiter,
+        metrics: CrawlMetrics,
+        log: LoggerAdapter,
+    ) -> None:
+        self._http = http
+        self._base_url = url.rstrip('/')
+        self._auth_header = {'Authorization': f'Bearer {api_token}'}
+        self._clock = clock
+        self._limiter = limiter
+        self._metrics = metrics
+        self._log = log
+        self._random = random.Random()
+        self._deadline = float('inf')
+
+    def begin_run(self, max_run_time: float) -> None:
+        """Start the time budget that bounds retries and waits in this run."""
+        self._deadline = self._clock.monotonic() + max_run_time
+
+    def out_of_time(self) -> bool:
+        return self._clock.monotonic() >= self._deadline
+
+    def streams(self, *, page_size: int) -> Iterator[str]:
+        """Yield the id of every stream the token may read, across all pages of the listing."""
+        params: dict[str, Any] = {'limit': page_size}
+        while True:
+            body = self._get('/api/v1/streams', params, stream=None)
+            for entry in body['data']:
+                if isinstance(entry, dict) and isinstance(entry.get('id'), str):
+                    yield entry['id']
+            token = body.get('next_page_token')
+            if not token:
+                return
+            params = {'page_token': token}
+
+    def log_pages(self, stream: str, *, start: int, end: int, limit: int) -> Iterator[LogPage]:
+        """Yield the pages of logs of `stream` with timestamps in `[start, end)` (nanoseconds), in ACME's order."""
+        path = f'/api/v1/streams/{quote(stream, safe="")}/logs'
+        params: dict[str, Any] = {'start_time': format_rfc3339(start), 'end_time': format_rfc3339(end), 'limit': limit}
+        while True:
+            body = self._get(path, params, stream=stream)
+            token = body.get('next_page_token')
+            yield LogPage(body['data'], last=not token)
+            if not token:
+                return
+            params = {'page_token': token}
+
+    def _get(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
+        """One logical request: retried with backoff and jitter while failures are transient and time is left."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            waited = self._limiter.wait(deadline=self._deadline)
+            if waited:
+                self._metrics.rate_limit_wait(stream, waited)
+            try:
+                return self._get_once(path, params, stream=stream)
+            except TransientApiError as e:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                if e.status == 429:
+                    continue  # the limiter already holds the next attempt for Retry-After
+                backoff = self._random.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                if self._clock.monotonic() + backoff > self._deadline:
+                    raise
+                self._log.debug('Retrying in %.2f s after: %s', backoff, e)
+                self._clock.sleep(backoff)
+        raise AssertionError('unreachable')  # pragma: no cover
+
+    def _get_once(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
+        if self.out_of_time():
+            raise OutOfTime('`max_run_time` reached')
+        started = self._clock.monotonic()
+        try:
+            response = self._http.get(self._base_url + path, params=params, extra_headers=self._auth_header)
+        except RequestException as e:
+            self._metrics.request(stream, None, self._clock.monotonic() - started)
+            # The exception text can carry the URL and proxy details, never the headers, so it is safe to show.
+            raise TransientApiError(f'request failed: {type(e).__name__}: {e}', stream=stream) from None
+
+        status = response.status_code
+        self._metrics.request(stream, status, self._clock.monotonic() - started)
+        self._limiter.observe(status, response.headers)
+        if 200 <= status < 300:
+            return _decode_success(response.content, stream=stream, status=status)
+        raise _classify_failure(status, response.content, stream=stream)
+
+
+def _decode_success(content: bytes, *, stream: str | None, status: int) -> dict[str, Any]:
+    try:
+        body = json.decode(content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get('data'), list):
+        # A proxy or load balancer answered instead of ACME (HTML or empty body).
+        raise TransientApiError('answer is not ACME JSON with a `data` list', stream=stream, status=status)
+    token = body.get('next_page_token')
+    if token is not None and not isinstance(token, str):
+        raise TransientApiError('`next_page_token` is neither a string nor null', stream=stream, status=status)
+    return body
+
+
+def _classify_failure(status: int, content: bytes, *, stream: str | None) -> AcmeApiError:
+    code, message = _acme_error(content)
+    reason = message or 'no error details in the answer'
+    if status == 429 or status >= 500:
+        return TransientApiError(reason, stream=stream, status=status, code=code)
+    if status == 401:
+        return AuthenticationError(
+            'ACME rejected the API token (`api_token`)', stream=stream, status=status, code=code
+        )
+    if status == 403 and stream is None:
+        return AuthenticationError(
+            'the API token lacks the `logs:read` scope', stream=stream, status=status, code=code
+        )
+    if status in (403, 404) and stream is not None:
+        return StreamUnavailable(
+            'the stream does not exist or the token may not read it', stream=stream, status=status, code=code
+        )
+    if code == 'page_token_expired':
+        return PageTokenExpired(reason, stream=stream, status=status, code=code)
+    if status == 404:
+        reason = 'not found: is `url` the base URL of ACME\'s API?'
+    return RequestRejected(reason, stream=stream, status=status, code=code)
+
+
+def _acme_error(content: bytes) -> tuple[str | None, str | None]:
+    """ACME's `{"error": {"code", "message"}}`, or nothing when a proxy answered with HTML or an empty body."""
+    try:
+        error = json.decode(content)['error']
+        return str(error.get('code')), str(error.get('message'))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, None

@@ -1,0 +1,79 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from datadog_checks.acme.timestamps import format_rfc3339, parse_rfc3339
+
+instants = st.integers(min_value=0, max_value=253402300799 * 10**9)  # up to 9999-12-31T23:59:59.999999999Z
+# Leave a day at the top, so that a positive offset cannot push the local date past year 9999.
+renderable = st.integers(min_value=0, max_value=253402214399 * 10**9)
+offsets = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59)  # minutes
+
+
+def render(nanos: int, offset_minutes: int, digits: int) -> str:
+    """Write an instant the way ACME may: any offset, and as few fractional digits as keep it exact."""
+    seconds, fraction = divmod(nanos, 10**9)
+    local = datetime(1970, 1, 1) + timedelta(seconds=seconds + offset_minutes * 60)
+    text = local.strftime('%Y-%m-%dT%H:%M:%S')
+    fraction_text = f'{fraction:09d}'.rstrip('0')
+    fraction_text = fraction_text.ljust(max(len(fraction_text), digits), '0')
+    if fraction_text:
+        text += '.' + fraction_text
+    if offset_minutes == 0:
+        return text + 'Z'
+    sign = '+' if offset_minutes > 0 else '-'
+    return text + '{}{:02d}:{:02d}'.format(sign, *divmod(abs(offset_minutes), 60))
+
+
+@given(renderable, offsets, st.integers(min_value=0, max_value=9))
+def test_any_rendering_parses_to_the_same_instant(nanos, offset_minutes, digits):
+    assert parse_rfc3339(render(nanos, offset_minutes, digits)) == nanos
+
+
+@given(instants)
+def test_format_round_trips_exactly(nanos):
+    assert parse_rfc3339(format_rfc3339(nanos)) == nanos
+
+
+@given(instants, instants)
+def test_formatted_order_is_instant_order(a, b):
+    # Cursors store formatted UTC timestamps; ordering them as strings must agree with ordering the instants.
+    assert (format_rfc3339(a) < format_rfc3339(b)) == (a < b)
+
+
+def test_matches_the_standard_library_at_microsecond_precision():
+    moment = datetime(2026, 11, 26, 18, 42, 38, 123456, tzinfo=timezone.utc)
+    expected = int(moment.timestamp()) * 10**9 + 123456000
+    assert parse_rfc3339('2026-11-26T19:42:38.123456+01:00') == expected
+    assert parse_rfc3339('2026-11-26T18:42:38.123456Z') == expected
+    assert parse_rfc3339('2026-11-26T13:12:38.123456-05:30') == expected
+
+
+def test_nanoseconds_are_kept():
+    assert parse_rfc3339('2026-11-26T18:42:38.000000001Z') - parse_rfc3339('2026-11-26T18:42:38Z') == 1
+
+
+@pytest.mark.parametrize(
+    'text',
+    [
+        '',
+        '2026-11-26',
+        '2026-11-26T18:42:38',  # no offset
+        '2026-11-26T18:42:38.1234567891Z',  # ten fractional digits
+        '2026-02-30T00:00:00Z',  # no such day
+        '2026-11-26T24:00:00Z',
+        '2026-11-26T18:60:00Z',
+        '2026-11-26T18:42:38+0100',
+        '1764182558',
+        None,
+        1764182558,
+    ],
+)
+def test_malformed_timestamps_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_rfc3339(text)
