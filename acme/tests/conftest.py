@@ -1,36 +1,115 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-from typing import Iterator
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable, Iterator
 
 import pytest
 
-from datadog_checks.base.types import InstanceType
+from datadog_checks.acme import AcmeCheck
+from datadog_checks.acme.timestamps import parse_rfc3339
+
+from .clock import FakeClock
+from .sandbox import AcmeSandbox
+
+TOKEN = 'sandbox-token-d41d8cd98f00b204'
+STREAMS = ['prod-web', 'audit']
+# 2026-11-26T12:00:00Z: tests start here, whatever the date on the machine running them.
+START = 1795694400.0
 
 
 @pytest.fixture(scope='session')
-def dd_environment() -> Iterator[None]:
-    # When the integration has a real test environment, wire it here.
-    # Typical Docker Compose setup:
-    #
-    # from pathlib import Path
-    # from datadog_checks.dev import docker_run
-    # from datadog_checks.dev.conditions import CheckEndpoints
-    # from datadog_checks.dev.docker import get_docker_hostname
-    # from datadog_checks.dev.utils import find_free_port
-    #
-    # host = get_docker_hostname()
-    # port = find_free_port(host)
-    # compose_file = Path(__file__).parent / "docker" / "docker-compose.yml"
-    # with docker_run(
-    #     compose_file=str(compose_file),
-    #     env_vars={"PORT": str(port)},
-    #     conditions=[CheckEndpoints(f"http://{host}:{port}/health", attempts=60, wait=2)],
-    # ):
-    #     yield {"instances": [{"openmetrics_endpoint": f"http://{host}:{port}/metrics"}]}
-    yield
+def dd_environment() -> Iterator[dict[str, Any]]:
+    from .environment import sandbox_environment
+
+    with sandbox_environment() as config:
+        yield config
 
 
 @pytest.fixture
-def instance() -> InstanceType:
-    return {}
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[AcmeSandbox]:
+    with AcmeSandbox(token=TOKEN, clock=clock.time, seed=7) as server:
+        for stream in STREAMS:
+            server.add_stream(stream)
+        yield server
+
+
+@pytest.fixture
+def instance(sandbox: AcmeSandbox) -> dict[str, Any]:
+    return {'url': sandbox.url, 'api_token': TOKEN, 'streams': list(STREAMS), 'tags': ['team:logs']}
+
+
+@pytest.fixture(autouse=True)
+def logs_enabled(datadog_agent) -> None:
+    datadog_agent._config['logs_enabled'] = True
+
+
+@pytest.fixture
+def make_check(clock: FakeClock) -> Callable[..., AcmeCheck]:
+    """A new AcmeCheck, as the Agent makes one at start or restart: same config, same persistent cache."""
+
+    def make(instance: dict[str, Any], init_config: dict[str, Any] | None = None) -> AcmeCheck:
+        check = AcmeCheck('acme', init_config or {}, [instance])
+        # The Agent's check id ends with a digest of the whole config, like this one.
+        digest = hashlib.sha256(json.dumps(instance, sort_keys=True).encode()).hexdigest()[:16]
+        check.check_id = f'acme:{digest}'
+        check.clock = clock
+        return check
+
+    return make
+
+
+class Crawler:
+    """Runs checks the way the Agent does: every `interval` seconds, restarting when asked."""
+
+    def __init__(self, *, make_check, dd_run_check, datadog_agent, clock: FakeClock, interval: float = 15.0):
+        self._make_check = make_check
+        self._run = dd_run_check
+        self._agent = datadog_agent
+        self._clock = clock
+        self.interval = interval
+        self.check: AcmeCheck | None = None
+        self.check_ids: list[str] = []
+
+    def start(self, instance: dict[str, Any]) -> AcmeCheck:
+        self.check = self._make_check(instance)
+        if self.check.check_id not in self.check_ids:
+            self.check_ids.append(self.check.check_id)
+        return self.check
+
+    def run(self, times: int = 1, *, extract_message: bool = True) -> None:
+        for _ in range(times):
+            self._run(self.check, extract_message=extract_message)
+            self._clock.advance(self.interval)
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Every log submitted so far, by every check this crawler started, in submission order."""
+        return [log for check_id in self.check_ids for log in self._agent._sent_logs[check_id]]
+
+    def sent_keys(self) -> list[tuple[str, str]]:
+        return [(log['acme']['stream'], log['acme']['id']) for log in self.sent()]
+
+    def cursor(self, stream: str) -> dict[str, str] | None:
+        return self.check.get_log_cursor(stream)
+
+
+@pytest.fixture
+def crawler(make_check, dd_run_check, datadog_agent, clock) -> Crawler:
+    return Crawler(make_check=make_check, dd_run_check=dd_run_check, datadog_agent=datadog_agent, clock=clock)
+
+
+def expected_keys(logs_by_stream: dict[str, list[dict[str, Any]]], *, since: float, until: float) -> list[tuple[str, str]]:
+    """The (stream, id) of every log with a timestamp in [since, until), each stream in ACME's order."""
+    keys = []
+    for stream, logs in logs_by_stream.items():
+        ordered = sorted((parse_rfc3339(log['timestamp']), log['id']) for log in logs)
+        keys.extend((stream, log_id) for nanos, log_id in ordered if since * 1e9 <= nanos < until * 1e9)
+    return keys

@@ -13,6 +13,7 @@ from datadog_checks.base.utils.persistent_cache import config_set_persistent_cac
 from .client import AcmeClient
 from .clock import Clock, SystemClock
 from .config_models import ConfigMixin
+from .cursor import OpenQuery
 from .errors import AcmeApiError, AuthenticationError, OutOfTime, StreamUnavailable
 from .metrics import CrawlMetrics
 from .ratelimit import RateLimiter
@@ -36,6 +37,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self._client: AcmeClient | None = None
         self._limiter: RateLimiter | None = None
         self._runs = 0
+        # Queries a run stopped in the middle of, by stream; only this instance may continue them.
+        self.open_queries: dict[str, OpenQuery] = {}
         self.check_initializations.append(self._set_up)
 
     def _set_up(self) -> None:
@@ -91,10 +94,18 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
 
     def process_streams(self) -> None:
         """The base class's loop, plus per-stream failures, counting and lag."""
-        for stream in self.get_log_streams():
+        streams = list(self.get_log_streams())
+        cursors = {stream.name: self._stored_cursor(stream.name) for stream in streams}
+        for stream in streams:
+            if cursors[stream.name] is None:
+                # Pin where every new stream starts now, even those this run will not reach in time.
+                cursors[stream.name] = stream.first_position(self.clock.time()).to_cursor()
+                self.save_log_cursor(stream.name, cursors[stream.name])
+
+        for stream in streams:
             submitted = 0
             try:
-                for record in stream.records(cursor=self._stored_cursor(stream.name)):
+                for record in stream.records(cursor=cursors[stream.name]):
                     self.send_log(record.data, cursor=record.cursor, stream=stream.name)
                     submitted += 1
             except StreamUnavailable as e:

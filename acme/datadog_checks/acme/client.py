@@ -40,7 +40,11 @@ BACKOFF_CAP = 8.0
 
 class LogPage(NamedTuple):
     logs: list[Any]
-    last: bool
+    next_token: str | None
+
+    @property
+    def last(self) -> bool:
+        return not self.next_token
 
 
 class AcmeClient:
@@ -87,14 +91,21 @@ class AcmeClient:
                 return
             params = {'page_token': token}
 
-    def log_pages(self, stream: str, *, start: int, end: int, limit: int) -> Iterator[LogPage]:
-        """Yield the pages of logs of `stream` with timestamps in `[start, end)` (nanoseconds), in ACME's order."""
+    def log_pages(
+        self, stream: str, *, start: int, end: int, limit: int, page_token: str | None = None
+    ) -> Iterator[LogPage]:
+        """Yield the pages of logs of `stream` with timestamps in `[start, end)` (nanoseconds), in ACME's order.
+
+        With `page_token`, continue that earlier query instead (ACME then ignores the other parameters).
+        """
         path = f'/api/v1/streams/{quote(stream, safe="")}/logs'
         params: dict[str, Any] = {'start_time': format_rfc3339(start), 'end_time': format_rfc3339(end), 'limit': limit}
+        if page_token:
+            params = {'page_token': page_token}
         while True:
             body = self._get(path, params, stream=stream)
             token = body.get('next_page_token')
-            yield LogPage(body['data'], last=not token)
+            yield LogPage(body['data'], token)
             if not token:
                 return
             params = {'page_token': token}

@@ -41,3 +41,16 @@ class Position(NamedTuple):
             return cls(parse_rfc3339(timestamp), log_id)
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidCursor(f'unreadable cursor {cursor!r}: {e}') from None
+
+
+class OpenQuery(NamedTuple):
+    """A query a run stopped in the middle of, continued by the next run with its page token.
+
+    Restarting from the cursor instead would re-read every log sharing the cursor's timestamp: with more
+    ties than one run can page through, a stream would never get past them.
+    """
+
+    page_token: str
+    end: int  # the query's exclusive upper bound, in nanoseconds
+    resumes: Position  # the cursor stored when the token was received; the token continues from there
+    issued_at: float  # Unix seconds

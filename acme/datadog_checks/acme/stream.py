@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 
-from .cursor import InvalidCursor, Position
+from .cursor import InvalidCursor, OpenQuery, Position
 from .errors import PageTokenExpired
 from .log_format import to_datadog_log
 from .metrics import STREAM_TAG
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # The intake rejects logs older than 18 h; the margin covers the Agent's own delay in shipping them.
 INTAKE_MAX_AGE = 18 * 3600
 SHIPPING_MARGIN = 5 * 60
+# ACME honours a page token for 5 minutes after issuing it; keep a margin for the time the next run takes.
+PAGE_TOKEN_LIFETIME = 4 * 60
 
 
 class AcmeLogStream(LogStream):
@@ -41,15 +43,11 @@ class AcmeLogStream(LogStream):
         The last record of each page carries the cursor, so the Agent writes it once per page, only after
         the whole page was submitted.
         """
-        config = self.check.config
         now = self.check.clock.time()
-        end = seconds_to_nanos(now - config.ingestion_delay)
         stale_line = self._stale_line(now)
         self.position = self._saved = self._stored_position(cursor)
-
         if self.position is None:
-            start = max(seconds_to_nanos(now - config.initial_lookback), stale_line)
-            self.position = Position.before(start)
+            self.position = self.first_position(now)
         elif self.position.nanos < stale_line:
             self.check.warning(
                 'Stream `%s` is %.1f hours behind; logs older than 18 hours are not accepted by Datadog '
@@ -59,16 +57,27 @@ class AcmeLogStream(LogStream):
             )
             self.position = Position.before(stale_line)
 
+        query = self.check.open_queries.pop(self.name, None)
+        if query and query.resumes == self.position and now - query.issued_at < PAGE_TOKEN_LIFETIME:
+            yield from self._crawl(query.end, page_token=query.page_token)
+            return
+
+        end = seconds_to_nanos(now - self.check.config.ingestion_delay)
         if self.position.nanos >= end:
             self._save_if_moved()  # a first run pins its starting line even when there is nothing to read yet
             return
         yield from self._crawl(end)
 
-    def _crawl(self, end: int) -> Iterator[LogRecord]:
+    def first_position(self, now: float) -> Position:
+        """Where a stream without a cursor starts: `initial_lookback` ago, but never before the 18 h line."""
+        return Position.before(max(seconds_to_nanos(now - self.check.config.initial_lookback), self._stale_line(now)))
+
+    def _crawl(self, end: int, *, page_token: str | None = None) -> Iterator[LogRecord]:
+        client, page_size = self._client, self.check.config.page_size
         start = self.position.nanos
         while True:
             try:
-                for page in self._client.log_pages(self.name, start=start, end=end, limit=self.check.config.page_size):
+                for page in client.log_pages(self.name, start=start, end=end, limit=page_size, page_token=page_token):
                     batch = self._records_of(page.logs)
                     if page.last:
                         # Everything before `end` is final, read and done: quiet streams move on too.
@@ -79,12 +88,19 @@ class AcmeLogStream(LogStream):
                         yield from batch
                     elif page.last:
                         self._save_if_moved()
+                    if not page.last:
+                        # Reached only once the page is submitted; a run that stops before the next page
+                        # leaves the token to the next run.
+                        self.check.open_queries[self.name] = OpenQuery(
+                            page.next_token, end, self._saved, self.check.clock.time()
+                        )
+                self.check.open_queries.pop(self.name, None)
                 return
             except PageTokenExpired:
-                # Start the query again just after the last log this run went past; the old tie-breaking
-                # rule (`<= position` is skipped) keeps that free of loss and duplicates.
+                # Start the query again from the last log this run went past; logs at or before it
+                # (`<= position`) are skipped, so that is free of loss and duplicates.
                 self.check.log.info('Page token of stream `%s` expired; restarting the query', self.name)
-                start = self.position.nanos
+                start, page_token = self.position.nanos, None
 
     def _records_of(self, logs: list[Any]) -> list[LogRecord]:
         check = self.check

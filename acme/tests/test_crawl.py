@@ -1,0 +1,225 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+"""Exactly-once delivery over many runs, on data shaped to break naive cursors."""
+
+import pytest
+
+from datadog_checks.acme.timestamps import parse_rfc3339
+
+from .conftest import START, STREAMS, expected_keys
+from .sandbox import generate_logs
+
+HOUR = 3600.0
+
+
+def feed(sandbox, *, seed, start, end, count, **shape):
+    """Give every stream its own tricky logs; return them by stream."""
+    logs = {}
+    for index, stream in enumerate(STREAMS):
+        logs[stream] = generate_logs(seed=f'{seed}-{index}', start=start, end=end, count=count, **shape)
+        sandbox.add_logs(stream, logs[stream])
+    return logs
+
+
+def assert_exactly_once(sent_keys, expected):
+    duplicates = {key for key in sent_keys if sent_keys.count(key) > 1}
+    assert not duplicates, f'{len(duplicates)} logs sent twice, e.g. {sorted(duplicates)[:3]}'
+    missing = set(expected) - set(sent_keys)
+    assert not missing, f'{len(missing)} logs lost, e.g. {sorted(missing)[:3]}'
+    assert set(sent_keys) == set(expected)
+    for stream in STREAMS:
+        # Within a stream, logs go out in ACME's order.
+        assert [k for k in sent_keys if k[0] == stream] == [k for k in expected if k[0] == stream]
+
+
+def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):
+    # Logs from the last hour and the next 40 minutes: ties, unordered ids, up to 60 s late arrival.
+    logs = feed(sandbox, seed='once', start=START - HOUR, end=START + 40 * 60, count=1500)
+    crawler.start({**instance, 'page_size': 7})
+
+    for restart in range(24):
+        crawler.run(times=8)  # 2 minutes of 15 s runs
+        crawler.start({**instance, 'page_size': 7})  # an Agent restart: new check, same disk
+
+    # Runs stay `ingestion_delay` behind now: everything before that is final and must have been sent.
+    final_end = clock.time() - 15 - 60
+    assert final_end > START + 40 * 60
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=final_end))
+
+
+def test_logs_sharing_a_timestamp_across_pages_and_runs(sandbox, instance, crawler, clock):
+    instant = '2026-11-26T11:30:00.123456789Z'
+    # 40 logs at one nanosecond, ids in no particular order, split over pages of 3 and over runs.
+    ids = [f'{(i * 7919) % 1000:03d}-{i}' for i in range(40)]
+    for stream in STREAMS:
+        sandbox.add_logs(stream, [{'id': i, 'timestamp': instant, 'message': f'tie {i}'} for i in ids])
+    crawler.start({**instance, 'page_size': 3, 'max_run_time': 1})
+    sandbox.rate_limits = True  # 10 requests/s: each run ends after a few pages, mid-tie
+
+    crawler.run(times=12)
+
+    for stream in STREAMS:
+        sent = [log['acme']['id'] for log in crawler.sent() if log['acme']['stream'] == stream]
+        assert sent == sorted(ids)
+
+
+def test_first_run_starts_initial_lookback_ago(sandbox, instance, crawler):
+    logs = feed(sandbox, seed='lookback', start=START - 3 * HOUR, end=START - 2 * 60, count=300, late_rate=0)
+    crawler.start({**instance, 'initial_lookback': 600})
+
+    crawler.run()
+
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - 600, until=START - 60))
+
+
+def test_quiet_streams_move_their_cursor_to_the_window_end(sandbox, instance, crawler, clock):
+    crawler.start(instance)
+
+    crawler.run()
+
+    for stream in STREAMS:
+        assert parse_rfc3339(crawler.cursor(stream)['timestamp']) == int((START - 60) * 1e9)
+        assert crawler.cursor(stream)['id'] == ''
+    crawler.run()
+    # The next query starts where the last one ended, not an ever longer window ago.
+    last_queries = [r for r in sandbox.stats.records if r.stream == 'audit'][-1]
+    assert last_queries.start_time_ns == int((START - 60) * 1e9)
+
+
+def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_agent, monkeypatch):
+    writes = []
+    original = datadog_agent.write_persistent_cache
+    monkeypatch.setattr(datadog_agent, 'write_persistent_cache', lambda k, v: (writes.append(k), original(k, v)))
+    feed(sandbox, seed='pages', start=START - 30 * 60, end=START - 5 * 60, count=95, late_rate=0, tie_rate=0)
+    crawler.start({**instance, 'page_size': 10})
+
+    crawler.run()
+
+    pages = sum(1 for r in sandbox.stats.records if r.stream and r.status == 200)
+    assert len(crawler.sent()) == 2 * 95
+    assert len(writes) <= pages + len(STREAMS)
+    assert len(writes) >= 2 * 10  # at least one per full page
+
+
+def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, crawler, clock):
+    # The Agent was down for 3 days; ACME still holds them, the intake takes only the last 18 h.
+    feed(sandbox, seed='outage', start=START - 72 * HOUR, end=START - 60, count=3000, late_rate=0)
+    crawler.start({**instance, 'initial_lookback': 60})
+    crawler.run()  # sets cursors near START
+    clock.advance(72 * HOUR)
+    crawler.start(instance)
+    now = clock.time()
+
+    crawler.run()
+
+    line = (now - 18 * HOUR) * 1e9
+    assert all(r.start_time_ns >= line for r in sandbox.stats.records if r.clock >= now and r.stream)
+    assert all(log['timestamp'] * 1e9 >= line for log in crawler.sent())
+    assert crawler.sent(), 'the last 18 h of the outage are still delivered'
+    assert any('hours behind' in warning for warning in crawler.check.get_warnings())
+
+
+def test_max_run_time_bounds_a_run_and_the_next_run_resumes(sandbox, instance, crawler, clock):
+    logs = feed(sandbox, seed='backlog', start=START - HOUR, end=START - 2 * 60, count=2000, late_rate=0)
+    crawler.start({**instance, 'page_size': 10, 'max_run_time': 3})
+
+    crawler.run()
+    first_run = len(crawler.sent())
+    crawler.run(times=40)
+
+    # 10 requests/s for 3 s: about 30 pages of 10 logs, far from the 4000 in the backlog.
+    assert 0 < first_run <= 400
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START - 60))
+
+
+def test_editing_tags_keeps_the_cursors(sandbox, instance, crawler):
+    logs = feed(sandbox, seed='tags', start=START - 30 * 60, end=START + 5 * 60, count=200)
+    crawler.start(instance)
+    crawler.run(times=4)
+
+    crawler.start({**instance, 'tags': ['team:logs', 'owner:sre'], 'timeout': 20})  # a new config digest
+    crawler.run(times=30)
+
+    assert len(crawler.check_ids) == 2
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START + 5 * 60))
+
+
+def test_all_streams_are_discovered_when_none_are_configured(sandbox, instance, crawler):
+    for extra in ('billing', 'edge-1', 'edge_2'):
+        sandbox.add_stream(extra)
+        sandbox.add_logs(extra, [{'id': 'x', 'timestamp': '2026-11-26T11:50:00Z', 'message': extra}])
+    del instance['streams']
+    crawler.start({**instance, 'page_size': 2})  # the listing takes 3 pages
+
+    crawler.run()
+
+    assert sorted(log['message'] for log in crawler.sent()) == ['billing', 'edge-1', 'edge_2']
+    assert {r.stream for r in sandbox.stats.records if r.stream} == {*STREAMS, 'billing', 'edge-1', 'edge_2'}
+
+
+def test_nothing_is_fetched_while_the_agent_does_not_collect_logs(sandbox, instance, crawler, datadog_agent):
+    datadog_agent._config['logs_enabled'] = False
+    crawler.start(instance)
+
+    crawler.run()
+
+    assert sandbox.stats.requests == 0
+    assert crawler.cursor('audit') is None
+    assert any('logs_enabled' in warning for warning in crawler.check.get_warnings())
+
+
+def test_submitted_log(sandbox, instance, crawler):
+    attributes = {'user': 'alice', 'client_ip': '203.0.113.7', 'nested': {'depth': [1, 2]}}
+    log = {
+        'id': '01JDQ3Z8G6K9W5V2N7XH4M1R0T',
+        'timestamp': '2026-11-26T12:42:38.123456+01:00',
+        'severity': 'WARNING',
+        'message': 'user alice signed in\nsecond line ✓',
+        'service': 'auth',
+        'host': 'web-3',
+        'attributes': attributes,
+        'region': 'eu-1',  # a field ACME added later
+    }
+    sandbox.add_logs('audit', [log, {'id': 'bare', 'timestamp': '2026-11-26T11:43:00Z', 'message': 'm'}])
+    crawler.start({**instance, 'service': 'acme-default'})
+
+    crawler.run()
+
+    full, bare = crawler.sent()
+    assert full == {
+        'message': 'user alice signed in\nsecond line ✓',
+        'timestamp': 1795693358123,
+        'status': 'warning',
+        'service': 'auth',
+        'hostname': 'web-3',
+        'ddsource': 'acme',
+        'ddtags': 'team:logs,acme_stream:audit',
+        'acme': {
+            'id': '01JDQ3Z8G6K9W5V2N7XH4M1R0T',
+            'timestamp': full['acme']['timestamp'],  # as ACME rendered it, in any offset
+            'severity': 'WARNING',
+            'service': 'auth',
+            'host': 'web-3',
+            'attributes': attributes,
+            'region': 'eu-1',
+            'stream': 'audit',
+        },
+    }
+    assert parse_rfc3339(full['acme']['timestamp']) == parse_rfc3339(log['timestamp'])
+    assert bare['service'] == 'acme-default'
+    assert 'status' not in bare and 'hostname' not in bare
+
+
+@pytest.mark.parametrize('stored', ['{"timestamp": 1795692000}', 'not json at all'])
+def test_unreadable_stored_cursor_restarts_as_a_first_run(sandbox, instance, crawler, datadog_agent, stored):
+    check = crawler.start(instance)
+    crawler.run()
+    for stream in STREAMS:
+        check.write_persistent_cache(f'log_cursor_{stream}', stored)
+    logs = feed(sandbox, seed='corrupt', start=START - 2 * HOUR, end=START - 2 * 60, count=100, late_rate=0)
+
+    crawler.run()
+
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START + 15 - HOUR, until=START - 60))
+    assert any('starting over as on a first run' in w for w in crawler.check.get_warnings())
