@@ -11,12 +11,12 @@ VALID = {'url': 'https://api.acme.example', 'api_token': TOKEN}
 @pytest.mark.parametrize(
     'override, problem',
     [
-        pytest.param({'url': None}, r'url\n  Input should be a valid string', id='url missing'),
+        pytest.param({'url': None}, r'url\n  Field required', id='url missing'),
         pytest.param({'url': 'api.acme.example'}, r'url\n.*http:// or https:// base URL', id='url without scheme'),
         pytest.param({'url': 'ftp://api.acme.example'}, r'url\n.*http:// or https://', id='url not http'),
         pytest.param({'url': 'https://'}, r'url\n.*base URL', id='url without host'),
         pytest.param({'url': 'https://acme.example/?a=1'}, r'url\n.*without query', id='url with query'),
-        pytest.param({'api_token': None}, r'api_token\n  Input should be a valid string', id='token missing'),
+        pytest.param({'api_token': None}, r'api_token\n  Field required', id='token missing'),
         pytest.param({'api_token': '  '}, r'api_token\n.*must not be empty', id='token empty'),
         pytest.param({'page_size': 0}, r'page_size\n  Input should be greater than or equal to 1', id='page 0'),
         pytest.param({'page_size': 1001}, r'page_size\n  Input should be less than or equal to 1000', id='page 1001'),
