@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -62,6 +63,7 @@ def make_check(clock: FakeClock) -> Callable[..., AcmeCheck]:
         digest = hashlib.sha256(json.dumps(instance, sort_keys=True).encode()).hexdigest()[:16]
         check.check_id = f'acme:{digest}'
         check.clock = clock
+        check.rng = random.Random(0)
         return check
 
     return make

@@ -3,6 +3,7 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 from __future__ import annotations
 
+import random
 from typing import Iterator
 
 from datadog_checks.base import AgentCheck
@@ -30,6 +31,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     SERVICE_CHECK_CONNECT = 'can_connect'
 
     clock: Clock = SystemClock()
+    rng = random.Random()
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
@@ -52,6 +54,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             limiter=self._limiter,
             metrics=self.metrics,
             log=self.log,
+            rng=self.rng,
         )
 
     def persistent_cache_id(self) -> str:

@@ -60,6 +60,7 @@ class AcmeClient:
         limiter: RateLimiter,
         metrics: CrawlMetrics,
         log: LoggerAdapter,
+        rng: random.Random,
     ) -> None:
         self._http = http
         self._base_url = url.rstrip('/')
@@ -68,7 +69,7 @@ class AcmeClient:
         self._limiter = limiter
         self._metrics = metrics
         self._log = log
-        self._random = random.Random()
+        self._rng = rng  # jitter, so that many Agents do not retry in step
         self._deadline = float('inf')
 
     def begin_run(self, max_run_time: float) -> None:
@@ -112,18 +113,25 @@ class AcmeClient:
 
     def _get(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
         """One logical request: retried with backoff and jitter while failures are transient and time is left."""
+        failure: TransientApiError | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            waited = self._limiter.wait(deadline=self._deadline)
+            try:
+                waited = self._limiter.wait(deadline=self._deadline)
+            except OutOfTime:
+                if failure:
+                    raise failure from None  # the failure, not the wait it caused, is what the operator needs
+                raise
             if waited:
                 self._metrics.rate_limit_wait(stream, waited)
             try:
                 return self._get_once(path, params, stream=stream)
             except TransientApiError as e:
+                failure = e
                 if attempt == MAX_ATTEMPTS:
                     raise
                 if e.status == 429:
                     continue  # the limiter already holds the next attempt for Retry-After
-                backoff = self._random.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                backoff = self._rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
                 if self._clock.monotonic() + backoff > self._deadline:
                     raise
                 self._log.debug('Retrying in %.2f s after: %s', backoff, e)

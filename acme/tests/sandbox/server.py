@@ -1,0 +1,673 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+"""The ACME Logs API over a real socket: the HTTP handler and the AcmeSandbox class.
+
+Requests are answered in this order, each step able to end the exchange:
+rate limit -> transport faults (a proxy in front of ACME) -> authentication -> the endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .data import SEVERITIES, LogSpec
+from .faults import FaultInjector, Faults
+from .limits import RateLimiter
+from .paging import PageTokens
+from .stats import RequestRecord, SandboxStats, StatsRecorder
+from .store import StoredLog, StreamLogs
+from .timefmt import iso_utc, parse_rfc3339, render_variant, seconds_to_ns, to_ns
+
+STREAM_ID = re.compile(r'[a-z0-9][a-z0-9_-]{0,62}', re.ASCII)
+_LOGS_PATH = re.compile(r'/api/v1/streams/([^/]+)/logs')
+_STREAMS_PATH = '/api/v1/streams'
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+RETENTION_SECONDS = 7 * 86400.0
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _invalid(name: str, problem: str) -> ApiError:
+    return ApiError(400, 'invalid_parameter', f'{name}: {problem}')
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b''
+    content_type: str | None = 'application/json'
+    headers: dict[str, str] = field(default_factory=dict)
+    # Close the socket instead of answering.
+    disconnect: bool = False
+    # Real seconds to sleep before answering.
+    delay: float = 0.0
+
+    @classmethod
+    def error(cls, error: ApiError) -> Response:
+        body = json.dumps({'error': {'code': error.code, 'message': error.message}}).encode()
+        return cls(error.status, body)
+
+
+@dataclass
+class _Exchange:
+    """What one request did, filled in as it is handled, then recorded in stats."""
+
+    path: str
+    now: float
+    stream: str | None = None
+    start_time_ns: int | None = None
+    end_time_ns: int | None = None
+    limit: int | None = None
+    page_token: bool = False
+    served: int = 0
+    min_served_ts_ns: int | None = None
+    max_served_ts_ns: int | None = None
+    violation: bool = False
+    fault: str | None = None
+
+
+@dataclass
+class _Stream:
+    id: str
+    blob: bytes
+    logs: StreamLogs
+
+
+class AcmeSandbox:
+    """An ACME Logs API server for tests, the dev environment and benchmarks.
+
+    Everything time-based reads `clock` (zero-arg, Unix seconds), so tests can drive time.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = 'sandbox-token',
+        clock: Callable[[], float] = time.time,
+        faults: Faults | None = None,
+        seed: int = 0,
+        rate_limits: bool = True,
+        per_second: int = 10,
+        per_minute: int = 300,
+        token_ttl: float = 300.0,
+        ingestion_delay: float = 60.0,
+        retention: float = RETENTION_SECONDS,
+        render_offsets: bool = True,
+        tokens_without_scope: Iterable[str] = (),
+        violation_penalty: float = 1.0,
+        max_records: int | None = 100_000,
+        host: str = '127.0.0.1',
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.tokens_without_scope = frozenset(tokens_without_scope)
+        self.clock = clock
+        self.seed = seed
+        self.token_ttl = token_ttl
+        self.ingestion_delay = ingestion_delay
+        self.retention = retention
+        self.render_offsets = render_offsets
+        self.host = host
+        self._port = port
+        self._injector = FaultInjector(faults if faults is not None else Faults(), seed=seed)
+        self._limiter = RateLimiter(
+            enabled=rate_limits, per_second=per_second, per_minute=per_minute, violation_penalty=violation_penalty
+        )
+        self._tokens = PageTokens(secret=hashlib.sha256(f'page-token:{seed}'.encode()).digest())
+        self._render_key = hashlib.sha256(f'render:{seed}'.encode()).digest()
+        self._stats = StatsRecorder(max_records=max_records)
+        # Guards _streams and _forbidden; held only briefly so live feeding never stalls serving.
+        self._lock = threading.RLock()
+        self._streams: dict[str, _Stream] = {}
+        self._forbidden: dict[str, int] = {}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self) -> AcmeSandbox:
+        if self._server is not None:
+            raise RuntimeError('sandbox already started')
+        self._server = _Server((self.host, self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={'poll_interval': 0.05}, name='acme-sandbox', daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        # Keep-alive connections outlive serve_forever; cut them so a stopped sandbox is silent.
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join()
+
+    def __enter__(self) -> AcmeSandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError('sandbox not started')
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f'http://{self.host}:{self.port}'
+
+    # Knobs
+
+    @property
+    def faults(self) -> Faults:
+        return self._injector.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._injector.faults = faults
+
+    @property
+    def rate_limits(self) -> bool:
+        return self._limiter.enabled
+
+    @rate_limits.setter
+    def rate_limits(self, enabled: bool) -> None:
+        self._limiter.enabled = enabled
+
+    # Data
+
+    def add_stream(
+        self, stream_id: str, *, name: str | None = None, created_at: str | float | datetime | None = None
+    ) -> None:
+        """Create a stream; `created_at` is RFC 3339, epoch seconds or an aware datetime (default: now)."""
+        if not STREAM_ID.fullmatch(stream_id):
+            raise ValueError(f'stream ids match {STREAM_ID.pattern}: {stream_id!r}')
+        if isinstance(created_at, str):
+            created_ns = parse_rfc3339(created_at)
+        elif isinstance(created_at, datetime):
+            created_ns = to_ns(created_at)
+        else:
+            created_ns = seconds_to_ns(self.clock() if created_at is None else created_at)
+        blob = _encode({'id': stream_id, 'name': name or stream_id, 'created_at': self._render(created_ns, stream_id)})
+        with self._lock:
+            if stream_id in self._streams:
+                raise ValueError(f'stream {stream_id!r} already exists')
+            self._streams[stream_id] = _Stream(stream_id, blob, StreamLogs())
+
+    def add_logs(self, stream_id: str, logs: Iterable[LogSpec]) -> int:
+        """Store logs (API dicts, optionally with `visible_at`); returns how many were added."""
+        with self._lock:
+            stream = self._streams.get(stream_id)
+        if stream is None:
+            raise KeyError(f'no stream {stream_id!r}; call add_stream first')
+        # Encoding is the expensive part and needs no lock.
+        stored = [self._store_form(log) for log in logs]
+        with self._lock:
+            stream.logs.add(stored)
+        return len(stored)
+
+    def add_broken_log(self, stream_id: str, *, at: str, sort_id: str, body: dict[str, Any]) -> None:
+        """Serve `body` verbatim among the logs at instant `at`: a log that breaks the contract, for tests of bad data.
+
+        `at` and `sort_id` only place it in the order; the body may lack an id or carry a malformed timestamp.
+        """
+        with self._lock:
+            stream = self._streams[stream_id]
+            ts_ns = parse_rfc3339(at)
+            stream.logs.add([StoredLog((ts_ns, sort_id), ts_ns, _encode(body))])
+
+    def forbid_stream(self, stream_id: str, *, status: int = 403) -> None:
+        """Make a stream unreadable: 403 `forbidden`, or 404 `not_found` as if it did not exist."""
+        if status not in (403, 404):
+            raise ValueError('status must be 403 or 404')
+        with self._lock:
+            self._forbidden[stream_id] = status
+
+    def prune(self) -> int:
+        """Drop logs past retention (memory only: serving already hides them)."""
+        floor_ns = seconds_to_ns(self.clock() - self.retention)
+        with self._lock:
+            return sum(stream.logs.prune(floor_ns) for stream in self._streams.values())
+
+    def log_count(self, stream_id: str) -> int:
+        with self._lock:
+            return len(self._streams[stream_id].logs)
+
+    # Observation
+
+    @property
+    def stats(self) -> SandboxStats:
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats.reset()
+
+    # Encoding
+
+    def _store_form(self, log: LogSpec) -> StoredLog:
+        if not isinstance(log, Mapping):
+            raise TypeError(f'a log is a mapping, not {type(log).__name__}')
+        fields: dict[str, Any] = dict(log)
+        visible_at = fields.pop('visible_at', None)
+        log_id, message, timestamp = fields.get('id'), fields.get('message'), fields.get('timestamp')
+        if not isinstance(log_id, str) or not log_id:
+            raise ValueError(f'id must be a non-empty string: {log!r}')
+        if not isinstance(message, str):
+            raise ValueError(f'message must be a string: {log_id}')
+        if len(message) * 4 > MAX_MESSAGE_BYTES and len(message.encode()) > MAX_MESSAGE_BYTES:
+            raise ValueError(f'message over 1 MiB: {log_id}')
+        if isinstance(timestamp, str):
+            ts_ns = parse_rfc3339(timestamp)
+        elif isinstance(timestamp, int) and not isinstance(timestamp, bool):
+            ts_ns = timestamp
+        else:
+            raise ValueError(f'timestamp must be RFC 3339 or int nanoseconds: {log_id}')
+        if 'severity' in fields and fields['severity'] not in SEVERITIES:
+            raise ValueError(f'severity must be one of {SEVERITIES} or absent: {log_id}')
+        for name in ('service', 'host'):
+            if name in fields and not isinstance(fields[name], str):
+                raise ValueError(f'{name} must be a string or absent: {log_id}')
+        if 'attributes' in fields and not isinstance(fields['attributes'], dict):
+            raise ValueError(f'attributes must be an object or absent: {log_id}')
+        visible_ns = ts_ns if visible_at is None else seconds_to_ns(visible_at)
+        # The contract promises readability within the ingestion delay; anything later is a
+        # test bug, not a scenario (1 ms of slack for float seconds).
+        if visible_ns - ts_ns > seconds_to_ns(self.ingestion_delay) + 1_000_000:
+            raise ValueError(f'visible_at is more than {self.ingestion_delay} s after the timestamp: {log_id}')
+        fields['timestamp'] = self._render(ts_ns, log_id)
+        return StoredLog((ts_ns, log_id), visible_ns, _encode(fields))
+
+    def _render(self, ts_ns: int, log_id: str) -> str:
+        if not self.render_offsets:
+            return iso_utc(ts_ns)
+        # Keyed on the id, so a log looks the same on every page and every retry.
+        digest = hashlib.blake2b(log_id.encode(), digest_size=8, key=self._render_key).digest()
+        return render_variant(ts_ns, int.from_bytes(digest, 'big'))
+
+    # Request handling
+
+    def handle(self, method: str, target: str, authorization: str | None) -> Response:
+        """Answer one request (no I/O); the HTTP handler writes what this returns."""
+        now = self.clock()
+        split = urlsplit(target)
+        exchange = _Exchange(path=split.path, now=now)
+        # Known up front so that refused and faulted requests still count against their stream.
+        logs_path = _LOGS_PATH.fullmatch(split.path)
+        if logs_path is not None:
+            exchange.stream = unquote(logs_path[1])
+        credential = _bearer(authorization) or authorization or ''
+        decision = self._limiter.check(credential, now)
+        exchange.violation = decision.violation
+        if not decision.allowed:
+            response = Response.error(
+                ApiError(429, 'rate_limited', f'too many requests; retry after {decision.retry_after} s')
+            )
+        else:
+            response = self._answer(method, split.path, split.query, credential, authorization, exchange)
+        # A 503's own Retry-After survives: an admitted request's decision carries none.
+        response.headers.update(decision.headers())
+        self._stats.record(
+            RequestRecord(
+                path=exchange.path,
+                stream=exchange.stream,
+                status=0 if response.disconnect else response.status,
+                start_time_ns=exchange.start_time_ns,
+                end_time_ns=exchange.end_time_ns,
+                served=exchange.served,
+                min_served_ts_ns=exchange.min_served_ts_ns,
+                max_served_ts_ns=exchange.max_served_ts_ns,
+                clock=now,
+                page_token=exchange.page_token,
+                limit=exchange.limit,
+                violation=exchange.violation,
+                fault=exchange.fault,
+                error_code=_error_code(response),
+            )
+        )
+        return response
+
+    def _answer(
+        self, method: str, path: str, query: str, credential: str, authorization: str | None, exchange: _Exchange
+    ) -> Response:
+        # Transport faults come from "a proxy in front of ACME": they precede auth and routing.
+        if self._injector.disconnect():
+            exchange.fault = 'disconnect'
+            return Response(0, disconnect=True)
+        canned = self._injector.error()
+        if canned is not None:
+            exchange.fault = 'error'
+            response = Response(canned.status, canned.body, canned.content_type)
+            if canned.retry_after is not None:
+                self._limiter.impose(credential, exchange.now, canned.retry_after)
+                response.headers['Retry-After'] = str(canned.retry_after)
+            return response
+        canned = self._injector.non_json()
+        if canned is not None:
+            exchange.fault = 'non_json'
+            return Response(canned.status, canned.body, canned.content_type)
+        delay = self._injector.delay()
+        if delay:
+            exchange.fault = 'slow'
+        try:
+            body = self._route(method, path, query, authorization, exchange)
+            response = Response(200, body)
+        except ApiError as error:
+            response = Response.error(error)
+        except Exception:
+            # A sandbox bug: say so loudly rather than let a client test pass or fail for it.
+            traceback.print_exc(file=sys.stderr)
+            response = Response.error(ApiError(500, 'internal_error', 'sandbox bug; see stderr'))
+        if response.status == 401:
+            response.headers['WWW-Authenticate'] = 'Bearer'
+        response.delay = delay
+        return response
+
+    def _route(self, method: str, path: str, query: str, authorization: str | None, exchange: _Exchange) -> bytes:
+        if method not in ('GET', 'HEAD'):
+            raise ApiError(405, 'method_not_allowed', f'{method} is not supported')
+        token = _bearer(authorization)
+        if token != self.token:
+            if token in self.tokens_without_scope:
+                raise ApiError(403, 'forbidden', 'the token lacks the logs:read scope')
+            raise ApiError(401, 'unauthorized', 'missing or invalid API token')
+        params = _Params(query)
+        if path == _STREAMS_PATH:
+            return self._list_streams(params, exchange)
+        if exchange.stream is not None:
+            return self._list_logs(exchange.stream, params, exchange)
+        raise ApiError(404, 'not_found', f'no such path: {path}')
+
+    def _list_streams(self, params: _Params, exchange: _Exchange) -> bytes:
+        raw_token = params.get('page_token')
+        if raw_token is not None:
+            state = self._read_page_token(raw_token, 'streams', exchange)
+            after, limit = state['p'], state['l']
+        else:
+            after, limit = None, params.limit()
+        exchange.limit = limit
+        take = self._take(limit, exchange)
+        with self._lock:
+            readable = sorted(sid for sid in self._streams if sid not in self._forbidden)
+            first = bisect_right(readable, after) if after is not None else 0
+            chosen = readable[first : first + take]
+            blobs = [self._streams[sid].blob for sid in chosen]
+        more = first + len(chosen) < len(readable) or take < limit
+        last = chosen[-1] if chosen else after
+        next_token = self._issue({'k': 'streams', 'p': last, 'l': limit}, exchange) if more else None
+        return _page_body(blobs, next_token)
+
+    def _list_logs(self, stream_id: str, params: _Params, exchange: _Exchange) -> bytes:
+        stream = self._readable_stream(stream_id)
+        now_ns = seconds_to_ns(exchange.now)
+        retention_floor_ns = now_ns - seconds_to_ns(self.retention)
+        raw_token = params.get('page_token')
+        after: tuple[int, str] | None
+        if raw_token is not None:
+            state = self._read_page_token(raw_token, 'logs', exchange)
+            if state['s'] != stream_id:
+                raise _invalid('page_token', f'belongs to a query on another stream, not {stream_id!r}')
+            start_ns, end_ns, limit = state['a'], state['e'], state['l']
+            after = (state['p'][0], state['p'][1]) if state['p'] is not None else None
+        else:
+            start_ns = params.timestamp('start_time')
+            if start_ns is None:
+                raise _invalid('start_time', 'is required (unless page_token is given)')
+            end_ns = params.timestamp('end_time')
+            limit = params.limit()
+            exchange.start_time_ns, exchange.end_time_ns = start_ns, end_ns
+            if start_ns < retention_floor_ns or start_ns > now_ns:
+                days = f'{self.retention / 86400:g}'
+                raise ApiError(
+                    400,
+                    'start_time_out_of_range',
+                    f'start_time is older than the {days}-day retention or in the future',
+                )
+            if end_ns is None:
+                end_ns = now_ns
+            elif end_ns < start_ns:
+                raise _invalid('end_time', 'must not be before start_time')
+            after = None
+        exchange.start_time_ns, exchange.end_time_ns, exchange.limit = start_ns, end_ns, limit
+        take = self._take(limit, exchange)
+        with self._lock:
+            page = stream.logs.page(
+                start_ns=max(start_ns, retention_floor_ns), end_ns=end_ns, after=after, now_ns=now_ns, take=take
+            )
+        exchange.served = len(page.blobs)
+        exchange.min_served_ts_ns, exchange.max_served_ts_ns = page.min_ts_ns, page.max_ts_ns
+        next_token = None
+        # A short page always hands out a token, even when nothing is left: the next page is
+        # then empty and final, which the contract allows and clients must survive.
+        if page.more or take < limit:
+            next_token = self._issue(
+                {
+                    'k': 'logs',
+                    's': stream_id,
+                    'a': start_ns,
+                    'e': end_ns,
+                    'l': limit,
+                    'p': list(page.last_key) if page.last_key is not None else None,
+                },
+                exchange,
+            )
+        return _page_body(page.blobs, next_token)
+
+    def _readable_stream(self, stream_id: str) -> _Stream:
+        with self._lock:
+            forbidden = self._forbidden.get(stream_id)
+            stream = self._streams.get(stream_id)
+        if forbidden == 403:
+            raise ApiError(403, 'forbidden', f'this token may not read stream {stream_id!r}')
+        if stream is None or forbidden == 404 or not STREAM_ID.fullmatch(stream_id):
+            raise ApiError(404, 'not_found', f'no such stream: {stream_id!r}')
+        return stream
+
+    def _take(self, limit: int, exchange: _Exchange) -> int:
+        short = self._injector.short_take(limit)
+        if short is None:
+            return limit
+        exchange.fault = exchange.fault or 'short_page'
+        return short
+
+    def _issue(self, state: dict[str, Any], exchange: _Exchange) -> str:
+        return self._tokens.issue({**state, 'i': exchange.now})
+
+    def _read_page_token(self, raw: str, kind: str, exchange: _Exchange) -> dict[str, Any]:
+        exchange.page_token = True
+        try:
+            state = self._tokens.read(raw)
+        except ValueError as error:
+            raise _invalid('page_token', str(error)) from None
+        if state.get('k') != kind:
+            raise _invalid('page_token', f'not a token for this endpoint ({kind})')
+        if kind == 'logs':
+            exchange.start_time_ns, exchange.end_time_ns = state['a'], state['e']
+        if exchange.now - state['i'] > self.token_ttl:
+            raise ApiError(400, 'page_token_expired', 'the page_token is older than 5 minutes; start the query again')
+        if self._injector.expire_token():
+            exchange.fault = exchange.fault or 'token_expiry'
+            raise ApiError(400, 'page_token_expired', 'the page_token has expired; start the query again')
+        return state
+
+
+class _Params:
+    """Query parameters, validated the way ACME reports problems: invalid_parameter naming the field."""
+
+    def __init__(self, query: str) -> None:
+        self._values = parse_qs(query, keep_blank_values=True)
+
+    def get(self, name: str) -> str | None:
+        values = self._values.get(name)
+        if values is None:
+            return None
+        if len(values) > 1:
+            raise _invalid(name, 'given more than once')
+        return values[0]
+
+    def timestamp(self, name: str) -> int | None:
+        text = self.get(name)
+        if text is None:
+            return None
+        try:
+            return parse_rfc3339(text)
+        except ValueError:
+            raise _invalid(name, f'not an RFC 3339 timestamp: {text!r}') from None
+
+    def limit(self) -> int:
+        text = self.get('limit')
+        if text is None:
+            return DEFAULT_LIMIT
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            raise _invalid('limit', f'must be an integer from 1 to {MAX_LIMIT}, got {text!r}')
+        return int(text)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(' ')
+    # The auth scheme is case-insensitive (RFC 9110 section 11.1); the token is not.
+    if scheme.lower() != 'bearer' or not token.strip():
+        return None
+    return token.strip()
+
+
+# Built once: json.dumps with non-default options builds a new encoder per call.
+# ensure_ascii=False: real APIs send UTF-8, and clients must decode it as such.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(',', ':'), allow_nan=False)
+
+
+def _encode(value: Any) -> bytes:
+    return _JSON.encode(value).encode()
+
+
+def _page_body(blobs: list[bytes], next_token: str | None) -> bytes:
+    return b'{"data":[' + b','.join(blobs) + b'],"next_page_token":' + json.dumps(next_token).encode() + b'}'
+
+
+def _error_code(response: Response) -> str | None:
+    if response.status < 400 or response.content_type != 'application/json' or not response.body:
+        return None
+    try:
+        return str(json.loads(response.body)['error']['code'])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server_version = 'AcmeSandbox/1.0'
+    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add 40 ms
+    # to every keep-alive request.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get('Content-Length') or 0)
+        if length:
+            self.rfile.read(length)
+        response = self.server.sandbox.handle(self.command, self.path, self.headers.get('Authorization'))
+        if response.delay:
+            time.sleep(response.delay)
+        if response.disconnect:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.content_type is not None:
+            self.send_header('Content-Type', response.content_type)
+        self.send_header('Content-Length', str(len(response.body)))
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(response.body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: AcmeSandbox) -> None:
+        self.sandbox = sandbox
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall for seconds without DNS.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or hang up mid-answer are part of the game, not server errors.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            open_sockets = list(self._open)
+        for sock in open_sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
