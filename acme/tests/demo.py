@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         instance: dict[str, Any] = {
             'url': url,
             'api_token': token,
-            'tags': ['env:demo'],
+            'tags': ['demo:acme'],
             'page_size': args.page_size,
             'max_run_time': args.max_run_time,
         }
@@ -85,7 +85,7 @@ def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         return
     # The sandbox runs as its own process, serving 20 h of history and new logs as they "happen".
     command = [sys.executable, '-m', 'tests.sandbox', '--port', '0', '--token', SANDBOX_TOKEN]
-    command += ['--streams', args.streams or SANDBOX_STREAMS, '--rate', str(args.rate), '--backfill', '72000']
+    command += ['--streams', args.streams or SANDBOX_STREAMS, '--rate', str(args.rate), '--backfill', '7200']
     server = subprocess.Popen(command, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
     try:
         ready = server.stdout.readline()

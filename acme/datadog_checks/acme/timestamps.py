@@ -72,7 +72,8 @@ def format_rfc3339(nanos: int) -> str:
 
 
 def seconds_to_nanos(seconds: float) -> int:
-    return int(seconds * NANOS_PER_SECOND)
+    # A float of Unix seconds holds about microseconds; finer digits would be noise in cursors.
+    return round(seconds * 1_000_000) * 1000
 
 
 def nanos_to_seconds(nanos: int) -> float:
