@@ -137,3 +137,14 @@ def test_can_connect_is_ok_when_acme_answers(sandbox, instance, crawler, aggrega
     crawler.run()
 
     aggregator.assert_service_check('acme.can_connect', AgentCheck.OK, tags=['team:logs'])
+
+
+def test_timeouts_are_retried(sandbox, instance, crawler):
+    logs = feed(sandbox, seed='slow', start=START - 10 * 60, end=START - 2 * 60, count=60, late_rate=0)
+    sandbox.faults = Faults(slow_rate=0.3, slow_seconds=1.0)
+    crawler.start({**instance, 'page_size': 10, 'timeout': 0.3})
+
+    crawler.run(times=4)
+
+    assert any(record.fault == 'slow' for record in sandbox.stats.records)
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START))
