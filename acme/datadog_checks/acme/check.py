@@ -57,6 +57,11 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             rng=self.rng,
         )
 
+    def cancel(self) -> None:
+        if self._client:
+            self._client.close()
+        super().cancel()
+
     def persistent_cache_id(self) -> str:
         return config_set_persistent_cache_id(self, instance_config_options=CURSOR_IDENTITY_OPTIONS)
 
@@ -96,27 +101,32 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self._report_connection(AgentCheck.OK)
 
     def process_streams(self) -> None:
-        """The base class's loop, plus per-stream failures, counting and lag."""
+        """The base class's loop, plus per-stream failures, counting, lag, and the starting line of new streams."""
         streams = list(self.get_log_streams())
+        now = self.clock.time()
         cursors = {stream.name: self._stored_cursor(stream.name) for stream in streams}
-        for stream in streams:
-            if cursors[stream.name] is None:
-                # Pin where every new stream starts now, even those this run will not reach in time.
-                cursors[stream.name] = stream.first_position(self.clock.time()).to_cursor()
-                self.save_log_cursor(stream.name, cursors[stream.name])
+        # Where each new stream starts is fixed now, even for streams this run does not reach in time.
+        pins = {stream.name: stream.first_position(now).to_cursor() for stream in streams if not cursors[stream.name]}
+        try:
+            for stream in streams:
+                self._process_stream(stream, cursors[stream.name] or pins[stream.name])
+        finally:
+            for stream in streams:
+                if stream.name in pins and not stream.checkpointed:
+                    self.save_log_cursor(stream.name, pins[stream.name])
 
-        for stream in streams:
-            submitted = 0
-            try:
-                for record in stream.records(cursor=cursors[stream.name]):
-                    self.send_log(record.data, cursor=record.cursor, stream=stream.name)
-                    submitted += 1
-            except StreamUnavailable as e:
-                self.warning('Skipping %s', e.describe())
-            finally:
-                self.metrics.submitted(stream.name, submitted)
-                if stream.position is not None:
-                    self.metrics.lag(stream.name, self.clock.time() - stream.position.nanos / 1e9)
+    def _process_stream(self, stream: AcmeLogStream, cursor: dict[str, str]) -> None:
+        submitted = 0
+        try:
+            for record in stream.records(cursor=cursor):
+                self.send_log(record.data, cursor=record.cursor, stream=stream.name)
+                submitted += 1
+        except StreamUnavailable as e:
+            self.warning('Skipping %s', e.describe())
+        finally:
+            self.metrics.submitted(stream.name, submitted)
+            if stream.position is not None:
+                self.metrics.lag(stream.name, self.clock.time() - stream.position.nanos / 1e9)
 
     def _stored_cursor(self, stream: str) -> dict | None:
         try:

@@ -34,6 +34,8 @@ class AcmeLogStream(LogStream):
         self._client = client
         self._ddtags = self.construct_tags([f'{STREAM_TAG}:{name}'])
         self._saved: Position | None = None
+        # Whether this run stored a cursor, or handed the Agent a log that carries one.
+        self.checkpointed = False
         # How far this run got; the check reports the crawl lag from it.
         self.position: Position | None = None
 
@@ -85,6 +87,7 @@ class AcmeLogStream(LogStream):
                     if batch:
                         batch[-1].cursor = self.position.to_cursor()
                         self._saved = self.position
+                        self.checkpointed = True
                         yield from batch
                     elif page.last:
                         self._save_if_moved()
@@ -149,6 +152,7 @@ class AcmeLogStream(LogStream):
         if self.position != self._saved:
             self.check.save_log_cursor(self.name, self.position.to_cursor())
             self._saved = self.position
+            self.checkpointed = True
 
     @staticmethod
     def _stale_line(now: float) -> int:
