@@ -108,7 +108,9 @@ def crawler(make_check, dd_run_check, datadog_agent, clock) -> Crawler:
     return Crawler(make_check=make_check, dd_run_check=dd_run_check, datadog_agent=datadog_agent, clock=clock)
 
 
-def expected_keys(logs_by_stream: dict[str, list[dict[str, Any]]], *, since: float, until: float) -> list[tuple[str, str]]:
+def expected_keys(
+    logs_by_stream: dict[str, list[dict[str, Any]]], *, since: float, until: float
+) -> list[tuple[str, str]]:
     """The (stream, id) of every log with a timestamp in [since, until), each stream in ACME's order."""
     keys = []
     for stream, logs in logs_by_stream.items():

@@ -24,10 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from datadog_checks.base.stubs import aggregator, datadog_agent
-
 from datadog_checks.acme import AcmeCheck
 from datadog_checks.acme.cursor import InvalidCursor, Position
+from datadog_checks.base.stubs import aggregator, datadog_agent
 
 SANDBOX_TOKEN = 'sandbox-token'
 SANDBOX_STREAMS = 'prod-web,audit,billing'

@@ -38,7 +38,7 @@ def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, craw
     logs = feed(sandbox, seed='once', start=START - HOUR, end=START + 40 * 60, count=1500)
     crawler.start({**instance, 'page_size': 7})
 
-    for restart in range(24):
+    for _restart in range(24):
         crawler.run(times=8)  # 2 minutes of 15 s runs
         crawler.start({**instance, 'page_size': 7})  # an Agent restart: new check, same disk
 

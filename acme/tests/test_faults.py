@@ -9,7 +9,7 @@ import pytest
 
 from datadog_checks.base import AgentCheck
 
-from .conftest import START, STREAMS, TOKEN, expected_keys
+from .conftest import START, TOKEN, expected_keys
 from .sandbox import Faults
 from .test_crawl import HOUR, assert_exactly_once, feed
 
@@ -21,9 +21,7 @@ def captured_logs(caplog):
 
 
 @pytest.mark.parametrize('seed', [1, 2, 3, 4])
-def test_random_faults_lose_nothing_and_duplicate_nothing(
-    sandbox, instance, crawler, clock, captured_logs, seed
-):
+def test_random_faults_lose_nothing_and_duplicate_nothing(sandbox, instance, crawler, clock, captured_logs, seed):
     logs = feed(sandbox, seed=f'faults-{seed}', start=START - HOUR, end=START + 30 * 60, count=1200)
     sandbox.faults = Faults(
         error_rate=0.15, non_json_rate=0.05, disconnect_rate=0.05, token_expiry_rate=0.1, short_page_rate=0.3
@@ -81,7 +79,7 @@ def test_rate_limits_hold_every_stream_also_across_runs(sandbox, instance, crawl
 def test_retry_after_stops_all_requests_until_then_also_across_runs(sandbox, instance, crawler, clock):
     logs = feed(sandbox, seed='limited', start=START - 30 * 60, end=START - 2 * 60, count=200, late_rate=0)
     # Another client of the same token spends this minute's 300 requests, without ever being refused.
-    for second in range(30):
+    for _second in range(30):
         for _ in range(10):
             sandbox.handle('GET', '/api/v1/streams', f'Bearer {TOKEN}')
         clock.advance(1)

@@ -36,8 +36,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
         self.metrics = CrawlMetrics(self)
-        self._client: AcmeClient | None = None
-        self._limiter: RateLimiter | None = None
+        # Built by the first run, once the configuration is validated.
+        self._client: AcmeClient
         self._runs = 0
         # Queries a run stopped in the middle of, by stream; only this instance may continue them.
         self.open_queries: dict[str, OpenQuery] = {}
@@ -45,21 +45,20 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
 
     def _set_up(self) -> None:
         self.register_secret(self.config.api_token)
-        self._limiter = RateLimiter(clock=self.clock)
         self._client = AcmeClient(
             http=self.http,
             url=self.config.url,
             api_token=self.config.api_token,
             clock=self.clock,
-            limiter=self._limiter,
+            limiter=RateLimiter(clock=self.clock),
             metrics=self.metrics,
             log=self.log,
             rng=self.rng,
         )
 
     def cancel(self) -> None:
-        if self._client:
-            self._client.close()
+        if client := getattr(self, '_client', None):
+            client.close()
         super().cancel()
 
     def persistent_cache_id(self) -> str:
@@ -70,7 +69,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self.write_persistent_cache(f'log_cursor_{stream}', json.encode(cursor))
 
     def get_log_streams(self) -> Iterator[AcmeLogStream]:
-        stream_ids = self.config.streams or list(self._client.streams(page_size=self.config.page_size))
+        # Every optional option has a default (config_models/defaults.py), hence the `type: ignore`s.
+        stream_ids = self.config.streams or list(self._client.streams(page_size=self.config.page_size))  # type: ignore[arg-type]
         # Start each run at another stream, so one with a large backlog cannot starve the rest.
         offset = self._runs % len(stream_ids) if stream_ids else 0
         for stream_id in [*stream_ids[offset:], *stream_ids[:offset]]:
@@ -84,7 +84,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             )
             return
 
-        self._client.begin_run(self.config.max_run_time)
+        self._client.begin_run(self.config.max_run_time)  # type: ignore[arg-type]
         self._runs += 1
         try:
             self.process_streams()

@@ -190,13 +190,9 @@ def _classify_failure(status: int, content: bytes, *, stream: str | None) -> Acm
     if status == 429 or status >= 500:
         return TransientApiError(reason, stream=stream, status=status, code=code)
     if status == 401:
-        return AuthenticationError(
-            'ACME rejected the API token (`api_token`)', stream=stream, status=status, code=code
-        )
+        return AuthenticationError('ACME rejected the API token (`api_token`)', stream=stream, status=status, code=code)
     if status == 403 and stream is None:
-        return AuthenticationError(
-            'the API token lacks the `logs:read` scope', stream=stream, status=status, code=code
-        )
+        return AuthenticationError('the API token lacks the `logs:read` scope', stream=stream, status=status, code=code)
     if status in (403, 404) and stream is not None:
         return StreamUnavailable(
             'the stream does not exist or the token may not read it', stream=stream, status=status, code=code

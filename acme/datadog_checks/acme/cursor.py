@@ -52,5 +52,5 @@ class OpenQuery(NamedTuple):
 
     page_token: str
     end: int  # the query's exclusive upper bound, in nanoseconds
-    resumes: Position  # the cursor stored when the token was received; the token continues from there
+    resumes: Position | None  # the cursor stored when the token was received; the token continues from there
     issued_at: float  # Unix seconds

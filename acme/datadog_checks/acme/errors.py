@@ -18,9 +18,7 @@ class AcmeApiError(Exception):
 
     def describe(self) -> str:
         where = f'stream `{self.stream}`' if self.stream else 'the stream listing'
-        details = ', '.join(
-            part for part in (f'HTTP {self.status}' if self.status else '', self.code or '') if part
-        )
+        details = ', '.join(part for part in (f'HTTP {self.status}' if self.status else '', self.code or '') if part)
         return f'{where}: {self.reason}' + (f' ({details})' if details else '')
 
 

@@ -75,6 +75,7 @@ class AcmeLogStream(LogStream):
         return Position.before(max(seconds_to_nanos(now - self.check.config.initial_lookback), self._stale_line(now)))
 
     def _crawl(self, end: int, *, page_token: str | None = None) -> Iterator[LogRecord]:
+        assert self.position is not None  # set by records()
         client, page_size = self._client, self.check.config.page_size
         start = self.position.nanos
         while True:
@@ -91,7 +92,7 @@ class AcmeLogStream(LogStream):
                         yield from batch
                     elif page.last:
                         self._save_if_moved()
-                    if not page.last:
+                    if page.next_token:
                         # Reached only once the page is submitted; a run that stops before the next page
                         # leaves the token to the next run.
                         self.check.open_queries[self.name] = OpenQuery(
@@ -109,6 +110,7 @@ class AcmeLogStream(LogStream):
         check = self.check
         stale_line = self._stale_line(check.clock.time())
         name, ddtags, service = self.name, self._ddtags, check.config.service
+        assert self.position is not None  # set by records()
         last: tuple[int, str] = self.position
         records = []
         malformed = stale = 0
@@ -129,7 +131,9 @@ class AcmeLogStream(LogStream):
             if key[0] < stale_line:
                 stale += 1
                 continue
-            records.append(LogRecord(to_datadog_log(raw, key[0], stream=name, ddtags=ddtags, service=service), cursor=None))
+            records.append(
+                LogRecord(to_datadog_log(raw, key[0], stream=name, ddtags=ddtags, service=service), cursor=None)
+            )
         self.position = Position(*last)
 
         if malformed:
@@ -149,7 +153,7 @@ class AcmeLogStream(LogStream):
             return None
 
     def _save_if_moved(self) -> None:
-        if self.position != self._saved:
+        if self.position is not None and self.position != self._saved:
             self.check.save_log_cursor(self.name, self.position.to_cursor())
             self._saved = self.position
             self.checkpointed = True
