@@ -17,7 +17,7 @@ _SAFE_MESSAGE_CHARS = MESSAGE_LIMIT_BYTES // 4
 _STATUSES = {severity: severity.lower() for severity in ('DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL')}
 
 
-def to_datadog_log(raw: dict[str, Any], nanos: int, *, stream: str, ddtags: str, service: str | None) -> dict[str, Any]:
+def to_datadog_log(raw: dict[str, Any], nanos: int, stream: str, ddtags: str, service: str | None) -> dict[str, Any]:
     """Build the submitted log from `raw`, which it takes over (it becomes the `acme` attribute).
 
     ACME's own fields go under `acme`, so none collides with Datadog's reserved attributes.

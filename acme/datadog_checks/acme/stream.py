@@ -118,22 +118,21 @@ class AcmeLogStream(LogStream):
         # The hot path: plain tuples, no attribute lookups; a Position is made once per page.
         for raw in logs:
             try:
-                key = (parse_rfc3339(raw['timestamp']), raw['id'])
-                if not isinstance(key[1], str) or not key[1] or not isinstance(raw['message'], str):
+                nanos, log_id, message = parse_rfc3339(raw['timestamp']), raw['id'], raw['message']
+                if not isinstance(log_id, str) or not log_id or not isinstance(message, str):
                     raise ValueError('`id` and `message` must be non-empty strings')
             except (KeyError, TypeError, ValueError) as e:
                 malformed += 1
                 first_problem = first_problem or f'{type(e).__name__}: {e}'
                 continue
+            key = (nanos, log_id)
             if key <= last:
                 continue  # already handled: a restarted query or the tie at the cursor
             last = key
-            if key[0] < stale_line:
+            if nanos < stale_line:
                 stale += 1
                 continue
-            records.append(
-                LogRecord(to_datadog_log(raw, key[0], stream=name, ddtags=ddtags, service=service), cursor=None)
-            )
+            records.append(LogRecord(to_datadog_log(raw, nanos, name, ddtags, service), cursor=None))
         self.position = Position(*last)
 
         if malformed:

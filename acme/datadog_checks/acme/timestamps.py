@@ -15,50 +15,61 @@ from datetime import date
 NANOS_PER_SECOND = 1_000_000_000
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_HOUR = re.compile(r'(\d{4})-(\d{2})-(\d{2})[Tt ]([01]\d|2[0-3])\Z')
-_REST = re.compile(r':([0-5]\d):([0-5]\d)(?:\.(\d{1,9}))?(?:[Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))\Z')
+_RFC3339 = re.compile(
+    r'(\d{4}-\d{2}-\d{2}[Tt ][01]\d|\d{4}-\d{2}-\d{2}[Tt ]2[0-3])'  # the hour
+    r'(:[0-5]\d:[0-5]\d)'  # minute and second
+    r'(?:\.(\d{1,9}))?'
+    r'([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z'
+)
 # Scale of a fraction by its number of digits: '5' is 500_000_000 ns, '000000005' is 5 ns.
 _FRACTION_SCALE = [10 ** (9 - digits) for digits in range(10)]
-# Logs come in time order, so consecutive ones share their hour: parsing the date is the costly part.
+
+# Parsing is most of the crawler's own work per log. Logs come in time order, so the hour, the minute and
+# second, and the offset of a timestamp were almost always seen before: each part is validated once, then
+# looked up. Only valid parts are learned, so the tables stay small (an hour is dropped when too many pile up).
 _hours: dict[str, int] = {}
-_MAX_CACHED_HOURS = 4096
+_clock_times: dict[str, int] = {}  # ':MM:SS' -> seconds, at most 3600
+_offsets: dict[str, int] = {}  # '+HH:MM' -> seconds east of UTC, at most 2880
+_MAX_HOURS = 4096
 
 
 def parse_rfc3339(text: str) -> int:
     """Return the instant `text` names, in nanoseconds since the epoch; raise ValueError if it is not RFC 3339."""
-    if not isinstance(text, str):
+    try:
+        seconds = _hours[text[:13]] + _clock_times[text[13:19]]
+        tail = text[19:]
+        if tail[-1] in 'Zz':
+            offset, fraction = 0, tail[:-1]
+        else:
+            offset, fraction = _offsets[tail[-6:]], tail[:-6]
+    except (KeyError, IndexError, TypeError):
+        return _parse_and_learn(text)
+    if not fraction:
+        return (seconds - offset) * NANOS_PER_SECOND
+    digits = fraction[1:]
+    if fraction[0] != '.' or not 0 < len(digits) <= 9 or not (digits.isascii() and digits.isdigit()):
         raise ValueError(f'not an RFC 3339 timestamp: {text!r}')
-    hour = text[:13]
-    seconds = _hours.get(hour)
-    if seconds is None:
-        seconds = _hours[hour] = _parse_hour(text)
-    rest = _REST.match(text, 13)
-    if rest is None:
-        raise ValueError(f'not an RFC 3339 timestamp: {text!r}')
-
-    minute, second, fraction, sign, offset_hours, offset_minutes = rest.groups()
-    seconds += int(minute) * 60 + int(second)
-    if sign:
-        offset = int(offset_hours) * 3600 + int(offset_minutes) * 60
-        seconds -= offset if sign == '+' else -offset
-    nanos = int(fraction) * _FRACTION_SCALE[len(fraction)] if fraction else 0
-    return seconds * NANOS_PER_SECOND + nanos
+    return (seconds - offset) * NANOS_PER_SECOND + int(digits) * _FRACTION_SCALE[len(digits)]
 
 
-def _parse_hour(text: str) -> int:
-    """Seconds from the epoch to the start of the hour `text` begins with, read as UTC."""
-    match = _HOUR.match(text[:13])
+def _parse_and_learn(text: str) -> int:
+    match = _RFC3339.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f'not an RFC 3339 timestamp: {text!r}')
-    if len(_hours) >= _MAX_CACHED_HOURS:
-        _hours.clear()
-    year, month, day, hour = map(int, match.groups())
+    hour, clock_time, fraction, zone = match.groups()
     try:
-        # `date` validates the calendar (month lengths, leap years) for us.
-        days = date(year, month, day).toordinal() - _EPOCH_ORDINAL
+        # `date` validates the calendar (month lengths, leap years).
+        day = date(int(hour[:4]), int(hour[5:7]), int(hour[8:10]))
     except ValueError:
         raise ValueError(f'not a calendar date: {text!r}') from None
-    return days * 86400 + hour * 3600
+
+    if len(_hours) >= _MAX_HOURS:
+        _hours.clear()
+    _hours[hour] = (day.toordinal() - _EPOCH_ORDINAL) * 86400 + int(hour[11:13]) * 3600
+    _clock_times[clock_time] = int(clock_time[1:3]) * 60 + int(clock_time[4:6])
+    if zone not in ('Z', 'z'):
+        _offsets[zone] = (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (1 if zone[0] == '+' else -1)
+    return parse_rfc3339(text)
 
 
 def format_rfc3339(nanos: int) -> str:
