@@ -56,11 +56,6 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             rng=self.rng,
         )
 
-    def cancel(self) -> None:
-        if client := getattr(self, '_client', None):
-            client.close()
-        super().cancel()
-
     def persistent_cache_id(self) -> str:
         return config_set_persistent_cache_id(self, instance_config_options=CURSOR_IDENTITY_OPTIONS)
 

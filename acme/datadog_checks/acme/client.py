@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 from urllib.parse import quote
 
@@ -72,7 +71,6 @@ class AcmeClient:
         self._log = log
         self._rng = rng  # jitter, so that many Agents do not retry in step
         self._deadline = float('inf')
-        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix='acme-prefetch')
 
     def begin_run(self, max_run_time: float) -> None:
         """Start the time budget that bounds retries and waits in this run."""
@@ -100,29 +98,18 @@ class AcmeClient:
         """Yield the pages of logs of `stream` with timestamps in `[start, end)` (nanoseconds), in ACME's order.
 
         With `page_token`, continue that earlier query instead (ACME then ignores the other parameters).
-        While the caller works on a page, the next one is already being fetched: one request at a time
-        still, but ACME's time to answer overlaps the caller's time to submit.
         """
         path = f'/api/v1/streams/{quote(stream, safe="")}/logs'
         params: dict[str, Any] = {'start_time': format_rfc3339(start), 'end_time': format_rfc3339(end), 'limit': limit}
         if page_token:
             params = {'page_token': page_token}
-        pending = self._prefetcher.submit(self._get, path, params, stream=stream)
-        try:
-            while True:
-                body = pending.result()
-                token = body.get('next_page_token')
-                if token:
-                    pending = self._prefetcher.submit(self._get, path, {'page_token': token}, stream=stream)
-                yield LogPage(body['data'], token)
-                if not token:
-                    return
-        finally:
-            # A caller that stops early must not leave a request in flight: the next one would overlap it.
-            wait([pending])
-
-    def close(self) -> None:
-        self._prefetcher.shutdown(wait=True)
+        while True:
+            body = self._get(path, params, stream=stream)
+            token = body.get('next_page_token')
+            yield LogPage(body['data'], token)
+            if not token:
+                return
+            params = {'page_token': token}
 
     def _get(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
         """One logical request: retried with backoff and jitter while failures are transient and time is left."""
