@@ -199,10 +199,21 @@ def check_window(now: float, *, lookback: float, ingestion_delay: float) -> tupl
     return format_rfc3339(seconds_to_nanos(now - lookback)), format_rfc3339(seconds_to_nanos(now - ingestion_delay))
 
 
-def crawl_floor(http, *, url: str, token: str, stream: str, start_time: str, end_time: str, limit: int) -> FloorResult:
+def crawl_floor(
+    http,
+    *,
+    url: str,
+    token: str,
+    stream: str,
+    start_time: str,
+    end_time: str,
+    limit: int,
+    submit: Callable[[dict[str, Any]], None] | None = None,
+) -> FloorResult:
     """The least any crawler must do: fetch every page of the query and JSON-decode it, nothing else.
 
     Same HTTP client (the check's own RequestsWrapper), same parameters, same decoder as the check.
+    With `submit`, also hand every decoded log to it as it is: the least an Agent integration must add.
     """
     endpoint = f'{url}/api/v1/streams/{stream}/logs'
     headers = {'Authorization': f'Bearer {token}'}
@@ -214,6 +225,9 @@ def crawl_floor(http, *, url: str, token: str, stream: str, start_time: str, end
         if response.status_code != 200:
             raise AssertionError(f'floor crawl: HTTP {response.status_code}: {response.content[:300]!r}')
         body = json.decode(response.content)
+        if submit is not None:
+            for log in body['data']:
+                submit(log)
         count = len(body['data'])
         logs += count
         pages += count > 0
@@ -285,6 +299,12 @@ class Throughput:
     logs: int
     floor_seconds: list[float] = field(default_factory=list)
     check_seconds: list[float] = field(default_factory=list)
+    # The floor plus the base class's send_log for every log, unchanged: what the Agent's API itself costs.
+    submit_floor_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def submit_floor_rate(self) -> float:
+        return self.logs / median(self.submit_floor_seconds)
 
     @property
     def floor_rate(self) -> float:
