@@ -1,10 +1,14 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
+from pathlib import Path
+
 import pytest
+import yaml
 
 from .conftest import TOKEN
 
+EXAMPLE = Path(__file__).parent.parent / 'datadog_checks' / 'acme' / 'data' / 'conf.yaml.example'
 VALID = {'url': 'https://api.acme.example', 'api_token': TOKEN}
 
 
@@ -56,3 +60,12 @@ def test_config_errors_never_show_the_token(make_check, dd_run_check, override):
         dd_run_check(check)
 
     assert TOKEN not in str(error.value)
+
+
+def test_the_example_config_ships_the_logs_section_the_agent_needs():
+    example = yaml.safe_load(EXAMPLE.read_text())
+
+    # Uncommented, unlike optional sections: without it the Agent drops every log the check submits.
+    assert [{k: v for k, v in source.items() if k != 'service'} for source in example['logs']] == [
+        {'type': 'integration', 'source': 'acme'}
+    ]
