@@ -111,11 +111,11 @@ class AcmeLogStream(LogStream):
         stale_line = self._stale_line(check.clock.time())
         name, ddtags, service = self.name, self._ddtags, check.config.service
         assert self.position is not None  # set by records()
-        last: tuple[int, str] = self.position
-        records = []
+        last_nanos, last_id = self.position
+        records: list[LogRecord] = []
         malformed = stale = 0
         first_problem = ''
-        # The hot path: plain tuples, no attribute lookups; a Position is made once per page.
+        # The hot path: locals only, no tuple per log; a Position is made once per page.
         for raw in logs:
             try:
                 nanos, log_id, message = parse_rfc3339(raw['timestamp']), raw['id'], raw['message']
@@ -125,15 +125,14 @@ class AcmeLogStream(LogStream):
                 malformed += 1
                 first_problem = first_problem or f'{type(e).__name__}: {e}'
                 continue
-            key = (nanos, log_id)
-            if key <= last:
+            if nanos <= last_nanos and (nanos < last_nanos or log_id <= last_id):
                 continue  # already handled: a restarted query or the tie at the cursor
-            last = key
+            last_nanos, last_id = nanos, log_id
             if nanos < stale_line:
                 stale += 1
                 continue
             records.append(LogRecord(to_datadog_log(raw, nanos, name, ddtags, service), cursor=None))
-        self.position = Position(*last)
+        self.position = Position(last_nanos, last_id)
 
         if malformed:
             check.metrics.skipped(name, 'malformed', malformed)
