@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -14,10 +15,11 @@ from datadog_checks.acme import AcmeCheck
 from datadog_checks.acme.timestamps import parse_rfc3339
 
 from .clock import FakeClock
-from .sandbox import AcmeSandbox
+from .sandbox import AcmeSandbox, generate_logs
 
 TOKEN = 'sandbox-token-d41d8cd98f00b204'
 STREAMS = ['prod-web', 'audit']
+HOUR = 3600.0
 # 2026-11-26T12:00:00Z: tests start here, whatever the date on the machine running them.
 START = 1795694400.0
 
@@ -117,3 +119,23 @@ def expected_keys(
         ordered = sorted((parse_rfc3339(log['timestamp']), log['id']) for log in logs)
         keys.extend((stream, log_id) for nanos, log_id in ordered if since * 1e9 <= nanos < until * 1e9)
     return keys
+
+
+def feed(sandbox: AcmeSandbox, *, seed: str, start: float, end: float, count: int, **shape: Any) -> dict[str, list]:
+    """Give every stream its own tricky logs (ties, unordered ids, late arrival); return them by stream."""
+    logs = {}
+    for index, stream in enumerate(STREAMS):
+        logs[stream] = generate_logs(seed=f'{seed}-{index}', start=start, end=end, count=count, **shape)
+        sandbox.add_logs(stream, logs[stream])
+    return logs
+
+
+def assert_exactly_once(sent_keys: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+    duplicates = {key for key, times in Counter(sent_keys).items() if times > 1}
+    assert not duplicates, f'{len(duplicates)} logs sent twice, e.g. {sorted(duplicates)[:3]}'
+    missing = set(expected) - set(sent_keys)
+    assert not missing, f'{len(missing)} logs lost, e.g. {sorted(missing)[:3]}'
+    assert set(sent_keys) == set(expected)
+    for stream in STREAMS:
+        # Within a stream, logs go out in ACME's order.
+        assert [k for k in sent_keys if k[0] == stream] == [k for k in expected if k[0] == stream]

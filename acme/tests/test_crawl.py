@@ -7,30 +7,7 @@ import pytest
 
 from datadog_checks.acme.timestamps import parse_rfc3339
 
-from .conftest import START, STREAMS, expected_keys
-from .sandbox import generate_logs
-
-HOUR = 3600.0
-
-
-def feed(sandbox, *, seed, start, end, count, **shape):
-    """Give every stream its own tricky logs; return them by stream."""
-    logs = {}
-    for index, stream in enumerate(STREAMS):
-        logs[stream] = generate_logs(seed=f'{seed}-{index}', start=start, end=end, count=count, **shape)
-        sandbox.add_logs(stream, logs[stream])
-    return logs
-
-
-def assert_exactly_once(sent_keys, expected):
-    duplicates = {key for key in sent_keys if sent_keys.count(key) > 1}
-    assert not duplicates, f'{len(duplicates)} logs sent twice, e.g. {sorted(duplicates)[:3]}'
-    missing = set(expected) - set(sent_keys)
-    assert not missing, f'{len(missing)} logs lost, e.g. {sorted(missing)[:3]}'
-    assert set(sent_keys) == set(expected)
-    for stream in STREAMS:
-        # Within a stream, logs go out in ACME's order.
-        assert [k for k in sent_keys if k[0] == stream] == [k for k in expected if k[0] == stream]
+from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, feed
 
 
 def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):

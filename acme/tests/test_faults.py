@@ -9,9 +9,8 @@ import pytest
 
 from datadog_checks.base import AgentCheck
 
-from .conftest import START, TOKEN, expected_keys
+from .conftest import HOUR, START, TOKEN, assert_exactly_once, expected_keys, feed
 from .sandbox import Faults
-from .test_crawl import HOUR, assert_exactly_once, feed
 
 
 @pytest.fixture

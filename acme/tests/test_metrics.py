@@ -5,9 +5,8 @@
 
 from datadog_checks.dev.utils import get_metadata_metrics
 
-from .conftest import START, expected_keys
+from .conftest import HOUR, START, expected_keys, feed
 from .sandbox import Faults
-from .test_crawl import HOUR, feed
 
 
 def metric_total(aggregator, name, *tags):

@@ -76,9 +76,6 @@ class AcmeClient:
         """Start the time budget that bounds retries and waits in this run."""
         self._deadline = self._clock.monotonic() + max_run_time
 
-    def out_of_time(self) -> bool:
-        return self._clock.monotonic() >= self._deadline
-
     def streams(self, *, page_size: int) -> Iterator[str]:
         """Yield the id of every stream the token may read, across all pages of the listing."""
         params: dict[str, Any] = {'limit': page_size}
@@ -139,7 +136,7 @@ class AcmeClient:
         raise AssertionError('unreachable')  # pragma: no cover
 
     def _get_once(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
-        if self.out_of_time():
+        if self._clock.monotonic() >= self._deadline:
             raise OutOfTime('`max_run_time` reached')
         started = self._clock.monotonic()
         try:
