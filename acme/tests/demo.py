@@ -65,6 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--state', type=Path, default=Path('.cache/demo-cursors.json'), help='cursor file')
     parser.add_argument('--reset', action='store_true', help='forget the stored cursors first')
     parser.add_argument('--rate', type=float, default=20.0, help='sandbox: logs per second per stream')
+    parser.add_argument('--sandbox-port', type=int, default=18080, help='sandbox: port on 127.0.0.1 (default 18080)')
     args = parser.parse_args(argv)
     if args.fast:
         args.interval = 1.0
@@ -83,7 +84,8 @@ def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
         yield args.url, args.token
         return
     # The sandbox runs as its own process, serving 20 h of history and new logs as they "happen".
-    command = [sys.executable, '-m', 'tests.sandbox', '--port', '0', '--token', SANDBOX_TOKEN]
+    # A fixed port: cursors belong to the `url`, so a rerun against the same URL resumes where the last one stopped.
+    command = [sys.executable, '-m', 'tests.sandbox', '--port', str(args.sandbox_port), '--token', SANDBOX_TOKEN]
     command += ['--streams', args.streams or SANDBOX_STREAMS, '--rate', str(args.rate), '--backfill', '7200']
     server = subprocess.Popen(command, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
     try:
@@ -154,8 +156,12 @@ def report_run(run: int, check: AcmeCheck, cursors: DiskCursors, args: argparse.
         skipped[stream] += int(metric.value)
 
     print(f'run {run}: {len(logs)} logs in {took:.2f} s, {cursors.writes - writes_before} cursor writes')
+    # Only this instance's cursors: the file also keeps those of other URLs tried before.
+    own = f'{check.persistent_cache_id()}_log_cursor_'
     for key, value in sorted(cursors.values.items()):
-        stream = key.rsplit('log_cursor_', 1)[-1]
+        if own not in key:
+            continue
+        stream = key.rsplit(own, 1)[-1]
         print(f'  {stream:<20} submitted {per_stream[stream]:>6}  skipped {skipped[stream]:>4}  {describe(value)}')
     for log in logs[: args.show]:
         print('  ' + json.dumps(log, ensure_ascii=False)[:400])
