@@ -79,6 +79,29 @@ def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_age
     assert len(writes) >= 2 * 10  # at least one per full page
 
 
+def test_pages_and_runs_reuse_one_connection(sandbox, instance, crawler):
+    logs = feed(sandbox, seed='keep-alive', start=START - 30 * 60, end=START - 5 * 60, count=60, late_rate=0)
+    crawler.start({**instance, 'page_size': 10})
+    crawler.run(times=2)
+    assert sandbox.stats.requests >= 2 * 7
+    assert sandbox.stats.connections == 1
+
+    sandbox.drop_connections()  # as a load balancer does with idle connections between runs
+    crawler.run()
+
+    assert sandbox.stats.connections == 2
+    assert not crawler.check.get_warnings()
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START - 60))
+
+
+def test_persist_connections_false_opens_a_connection_per_request(sandbox, instance, crawler):
+    crawler.start({**instance, 'persist_connections': False})
+
+    crawler.run(times=2)
+
+    assert sandbox.stats.connections == sandbox.stats.requests == 2 * len(STREAMS)
+
+
 def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, crawler, clock):
     crawler.start(instance)
     crawler.run()  # cursors near START

@@ -173,6 +173,11 @@ class AcmeSandbox:
         if thread is not None:
             thread.join()
 
+    def drop_connections(self) -> None:
+        """Close every open connection, as a load balancer does with idle keep-alive connections."""
+        if self._server is not None:
+            self._server.close_connections()
+
     def __enter__(self) -> AcmeSandbox:
         return self.start()
 
@@ -654,6 +659,7 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        self.sandbox._stats.connection()
         with self._open_lock:
             self._open.add(request)
         super().process_request(request, client_address)

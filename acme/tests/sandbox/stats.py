@@ -39,6 +39,8 @@ class SandboxStats:
     """A consistent snapshot; reading sandbox.stats again gives a fresh one."""
 
     requests: int = 0
+    # TCP connections accepted: with keep-alive, fewer than requests.
+    connections: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
     violations: int = 0
     by_stream: dict[str, int] = field(default_factory=dict)
@@ -56,6 +58,7 @@ class StatsRecorder:
     def reset(self) -> None:
         with self._lock:
             self._requests = 0
+            self._connections = 0
             self._violations = 0
             self._logs_served = 0
             self._by_status: Counter[int] = Counter()
@@ -72,10 +75,15 @@ class StatsRecorder:
             self._logs_served += record.served
             self._records.append(record)
 
+    def connection(self) -> None:
+        with self._lock:
+            self._connections += 1
+
     def snapshot(self) -> SandboxStats:
         with self._lock:
             return SandboxStats(
                 requests=self._requests,
+                connections=self._connections,
                 by_status=dict(self._by_status),
                 violations=self._violations,
                 by_stream=dict(self._by_stream),

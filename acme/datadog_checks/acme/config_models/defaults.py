@@ -69,7 +69,7 @@ def instance_page_size():
 
 
 def instance_persist_connections():
-    return False
+    return True
 
 
 def instance_request_size():
