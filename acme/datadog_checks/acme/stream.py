@@ -17,7 +17,7 @@ from .timestamps import parse_rfc3339, seconds_to_nanos
 
 if TYPE_CHECKING:
     from .check import AcmeCheck
-    from .client import AcmeClient
+    from .client import AcmeClient, LogPage
 
 # The intake rejects logs older than 18 h; the margin covers the Agent's own delay in shipping them.
 INTAKE_MAX_AGE = 18 * 3600
@@ -81,17 +81,7 @@ class AcmeLogStream(LogStream):
         while True:
             try:
                 for page in client.log_pages(self.name, start=start, end=end, limit=page_size, page_token=page_token):
-                    batch = self._records_of(page.logs)
-                    if page.last:
-                        # Everything before `end` is final, read and done: quiet streams move on too.
-                        self.position = max(self.position, Position.before(end))
-                    if batch:
-                        batch[-1].cursor = self.position.to_cursor()
-                        self._saved = self.position
-                        self.checkpointed = True
-                        yield from batch
-                    elif page.last:
-                        self._save_if_moved()
+                    yield from self._page_records(page, end)
                     if page.next_token:
                         # Reached only once the page is submitted; a run that stops before the next page
                         # leaves the token to the next run.
@@ -106,17 +96,22 @@ class AcmeLogStream(LogStream):
                 self.check.log.info('Page token of stream `%s` expired; restarting the query', self.name)
                 start, page_token = self.position.nanos, None
 
-    def _records_of(self, logs: list[Any]) -> list[LogRecord]:
+    def _page_records(self, page: LogPage, end: int) -> Iterator[LogRecord]:
+        """Yield the new logs of `page`, one at a time; the last one carries the cursor for the whole page.
+
+        Only one record is held back, to tell the last one apart: a page never becomes a list of submitted
+        logs, so each is freed as soon as the Agent has it (no garbage-collector work, constant memory).
+        """
         check = self.check
         stale_line = self._stale_line(check.clock.time())
         name, ddtags, service = self.name, self._ddtags, check.config.service
         assert self.position is not None  # set by records()
         last_nanos, last_id = self.position
-        records: list[LogRecord] = []
+        held: LogRecord | None = None
         malformed = stale = 0
         first_problem = ''
         # The hot path: locals only, no tuple per log; a Position is made once per page.
-        for raw in logs:
+        for raw in page.logs:
             try:
                 nanos, log_id, message = parse_rfc3339(raw['timestamp']), raw['id'], raw['message']
                 if not isinstance(log_id, str) or not log_id or not isinstance(message, str):
@@ -131,15 +126,26 @@ class AcmeLogStream(LogStream):
             if nanos < stale_line:
                 stale += 1
                 continue
-            records.append(LogRecord(to_datadog_log(raw, nanos, name, ddtags, service), cursor=None))
-        self.position = Position(last_nanos, last_id)
+            if held is not None:
+                yield held
+            held = LogRecord(to_datadog_log(raw, nanos, name, ddtags, service), cursor=None)
 
+        self.position = Position(last_nanos, last_id)
+        if page.last:
+            # Everything before `end` is final, read and done: quiet streams move on too.
+            self.position = max(self.position, Position.before(end))
         if malformed:
             check.metrics.skipped(name, 'malformed', malformed)
             check.warning('Skipped %d malformed logs in stream `%s`; first: %s', malformed, name, first_problem)
         if stale:
             check.metrics.skipped(name, 'stale', stale)
-        return records
+        if held is not None:
+            held.cursor = self.position.to_cursor()
+            self._saved = self.position
+            self.checkpointed = True
+            yield held
+        elif page.last:
+            self._save_if_moved()
 
     def _stored_position(self, cursor: dict[str, Any] | None) -> Position | None:
         if cursor is None:
