@@ -3,8 +3,11 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """Exactly-once delivery over many runs, on data shaped to break naive cursors."""
 
+import json
+
 import pytest
 
+from datadog_checks.acme.cursor import Position
 from datadog_checks.acme.timestamps import parse_rfc3339
 
 from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, feed
@@ -77,6 +80,31 @@ def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_age
     assert len(crawler.sent()) == 2 * 95
     assert len(writes) <= pages + len(STREAMS)
     assert len(writes) >= 2 * 10  # at least one per full page
+
+
+def test_a_cursor_never_passes_a_log_not_yet_submitted(sandbox, instance, crawler, datadog_agent, monkeypatch):
+    logs = feed(sandbox, seed='behind', start=START - 30 * 60, end=START - 2 * 60, count=200, late_rate=0)
+    order = {stream: sorted((parse_rfc3339(log['timestamp']), log['id']) for log in logs[stream]) for stream in STREAMS}
+    unsent_at_writes = []
+    original = datadog_agent.write_persistent_cache
+
+    def write(key: str, value: str) -> None:
+        stream = key.rsplit('log_cursor_', 1)[1]
+        cursor = Position.from_cursor(json.loads(value))
+        sent = {log['acme']['id'] for log in crawler.sent() if log['acme']['stream'] == stream}
+        unsent_at_writes.append(
+            [log_id for nanos, log_id in order[stream] if (nanos, log_id) <= cursor and log_id not in sent]
+        )
+        original(key, value)
+
+    monkeypatch.setattr(datadog_agent, 'write_persistent_cache', write)
+    crawler.start({**instance, 'page_size': 7})
+
+    crawler.run(times=2)
+
+    assert len(unsent_at_writes) >= 2 * 200 // 7
+    assert not any(unsent_at_writes)
+    assert len(crawler.sent()) == 2 * 200
 
 
 def test_pages_and_runs_reuse_one_connection(sandbox, instance, crawler):
