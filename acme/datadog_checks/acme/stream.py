@@ -100,7 +100,7 @@ class AcmeLogStream(LogStream):
         """Yield the new logs of `page`, one at a time; the last one carries the cursor for the whole page.
 
         Only one record is held back, to tell the last one apart: a page never becomes a list of submitted
-        logs, so each is freed as soon as the Agent has it (no garbage-collector work, constant memory).
+        logs, so each is freed as soon as the Agent has it (little work for the garbage collector, constant memory).
         """
         check = self.check
         stale_line = self._stale_line(check.clock.time())
