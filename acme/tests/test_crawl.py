@@ -150,6 +150,18 @@ def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, c
     assert any('hours behind' in warning for warning in crawler.check.get_warnings())
 
 
+def test_a_new_stream_starting_at_the_18_hour_line_is_not_behind(sandbox, instance, crawler, clock):
+    logs = feed(sandbox, seed='edge', start=START - 2 * HOUR, end=START - 2 * 60, count=100, late_rate=0)
+    sandbox.rate_limits = True  # the waits move the clock on while the first stream is crawled
+    crawler.start({**instance, 'initial_lookback': 18 * HOUR, 'page_size': 5})
+
+    crawler.run()
+
+    assert clock.time() > START + 15 + 1  # the run took time
+    assert not crawler.check.get_warnings()
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - 2 * HOUR, until=START - 60))
+
+
 def test_max_run_time_bounds_a_run_and_the_next_run_resumes(sandbox, instance, crawler, clock):
     logs = feed(sandbox, seed='backlog', start=START - HOUR, end=START - 2 * 60, count=2000, late_rate=0)
     crawler.start({**instance, 'page_size': 10, 'max_run_time': 3})
