@@ -319,6 +319,16 @@ class Throughput:
         return self.check_rate / self.floor_rate
 
     @property
+    def submit_ratio(self) -> float:
+        """The check against the floor plus send_log: the least any integration on the Agent API can do."""
+        return self.check_rate / self.submit_floor_rate
+
+    @property
+    def own_seconds(self) -> float:
+        """The check's own work in a crawl: its median time less the floor's."""
+        return median(self.check_seconds) - median(self.floor_seconds)
+
+    @property
     def best_ratio(self) -> float:
         return min(self.floor_seconds) / min(self.check_seconds)
 
