@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from datadog_checks.acme import AcmeCheck
+from datadog_checks.acme.cursor_store import SLOTS, CursorStore
 from datadog_checks.acme.timestamps import parse_rfc3339
 
 from .clock import FakeClock
@@ -99,10 +100,38 @@ class Crawler:
         return [log for check_id in self.check_ids for log in self._agent._sent_logs[check_id]]
 
     def sent_keys(self) -> list[tuple[str, str]]:
-        return [(log['acme']['stream'], log['acme']['id']) for log in self.sent()]
+        return [(stream_of(log), log['acme']['id']) for log in self.sent()]
+
+    def cursor_key(self, stream: str) -> str:
+        """The cursor key of the crawled stream with that id."""
+        (key,) = [key for key, crawled in self.check._streams.items() if crawled.name == stream]
+        return key
 
     def cursor(self, stream: str) -> dict[str, str] | None:
-        return self.check.get_log_cursor(stream)
+        """The stored cursor of the crawled stream with that id, as a new check would read it."""
+        position = CursorStore(read=self.check.read_persistent_cache, write=_no_write).load(self.cursor_key(stream))
+        return position.position.to_cursor() if position.position else None
+
+    def damage_cursor(self, stream: str, text: str) -> None:
+        """Overwrite every slot of a stream's stored cursor with `text`."""
+        key = self.cursor_key(stream)
+        for slot in SLOTS:
+            self.check.write_persistent_cache(key + slot, text)
+
+
+def _no_write(key: str, value: str) -> None:
+    raise AssertionError('read only')
+
+
+def stream_of_cursor_key(key: str) -> str:
+    """The stream id in a persistent-cache key of a cursor slot: `...log_cursor_<stream>_<digest>_<slot>`."""
+    return key.split('log_cursor_', 1)[1].rsplit('_', 2)[0]
+
+
+def stream_of(log: dict[str, Any]) -> str:
+    """The ACME stream a submitted log came from, by its `acme_stream` tag."""
+    (stream,) = [tag.split(':', 1)[1] for tag in log['ddtags'].split(',') if tag.startswith('acme_stream:')]
+    return stream
 
 
 @pytest.fixture

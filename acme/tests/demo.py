@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from datadog_checks.acme import AcmeCheck
-from datadog_checks.acme.cursor import InvalidCursor, Position
+from datadog_checks.acme.cursor import Position
 from datadog_checks.base.stubs import aggregator, datadog_agent
 
 SANDBOX_TOKEN = 'sandbox-token'
@@ -66,6 +66,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--reset', action='store_true', help='forget the stored cursors first')
     parser.add_argument('--rate', type=float, default=20.0, help='sandbox: logs per second per stream')
     parser.add_argument('--sandbox-port', type=int, default=18080, help='sandbox: port on 127.0.0.1 (default 18080)')
+    parser.add_argument(
+        '--clock-offset', type=float, default=0.0, help="sandbox: seconds ACME's clock is ahead of this host's"
+    )
+    parser.add_argument(
+        '--agent-file-cap',
+        type=float,
+        default=100.0,
+        help="the Agent's logs_config.integrations_logs_files_max_size in MB (default 100, as Agent 7.7x); "
+        'a run hands over at most a quarter of it',
+    )
     args = parser.parse_args(argv)
     if args.fast:
         args.interval = 1.0
@@ -87,6 +97,7 @@ def endpoint(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
     # A fixed port: cursors belong to the `url`, so a rerun against the same URL resumes where the last one stopped.
     command = [sys.executable, '-m', 'tests.sandbox', '--port', str(args.sandbox_port), '--token', SANDBOX_TOKEN]
     command += ['--streams', args.streams or SANDBOX_STREAMS, '--rate', str(args.rate), '--backfill', '7200']
+    command += ['--clock-offset', str(args.clock_offset)]
     server = subprocess.Popen(command, cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
     try:
         ready = server.stdout.readline()
@@ -123,6 +134,7 @@ def run_like_the_agent(instance: dict[str, Any], args: argparse.Namespace) -> No
     datadog_agent.read_persistent_cache = cursors.read
     datadog_agent.write_persistent_cache = cursors.write
     datadog_agent._config['logs_enabled'] = True
+    datadog_agent._config['logs_config.integrations_logs_files_max_size'] = args.agent_file_cap
 
     check = AcmeCheck('acme', {}, [instance])
     identity = {key: value for key, value in instance.items() if key != 'api_token'}
@@ -149,20 +161,23 @@ def report_run(run: int, check: AcmeCheck, cursors: DiskCursors, args: argparse.
     took = time.monotonic() - started
 
     logs = datadog_agent._sent_logs[check.check_id]
-    per_stream = Counter(log['acme']['stream'] for log in logs)
+    per_stream = Counter(tag_value(log['ddtags'].split(','), 'acme_stream') for log in logs)
     skipped = Counter()
     for metric in aggregator.metrics('acme.logs.skipped'):
         stream = tag_value(metric.tags, 'acme_stream')
         skipped[stream] += int(metric.value)
 
-    print(f'run {run}: {len(logs)} logs in {took:.2f} s, {cursors.writes - writes_before} cursor writes')
-    # Only this instance's cursors: the file also keeps those of other URLs tried before.
-    own = f'{check.persistent_cache_id()}_log_cursor_'
-    for key, value in sorted(cursors.values.items()):
-        if own not in key:
-            continue
-        stream = key.rsplit(own, 1)[-1]
-        print(f'  {stream:<20} submitted {per_stream[stream]:>6}  skipped {skipped[stream]:>4}  {describe(value)}')
+    skew = check.acme_clock.skew
+    print(
+        f'run {run}: {len(logs)} logs in {took:.2f} s, {cursors.writes - writes_before} cursor writes'
+        + (f', ACME\'s clock {skew:+.1f} s from this host\'s' if skew is not None else '')
+    )
+    for key, stream in sorted(check._streams.items(), key=lambda item: item[1].name):
+        position = check.cursors.current(key)
+        print(
+            f'  {stream.name:<20} submitted {per_stream[stream.name]:>6}  skipped {skipped[stream.name]:>4}  '
+            f'{describe(position)}'
+        )
     for log in logs[: args.show]:
         print('  ' + json.dumps(log, ensure_ascii=False)[:400])
     if error:
@@ -171,11 +186,9 @@ def report_run(run: int, check: AcmeCheck, cursors: DiskCursors, args: argparse.
         print('  warning: ' + warning)
 
 
-def describe(stored: str) -> str:
-    try:
-        position = Position.from_cursor(json.loads(stored))
-    except (ValueError, InvalidCursor):
-        return f'cursor unreadable: {stored!r}'
+def describe(position: Position | None) -> str:
+    if position is None:
+        return 'no cursor'
     lag = time.time() - position.nanos / 1e9
     return f'cursor {position.to_cursor()["timestamp"]} {position.id or "(window end)"}  lag {lag:,.0f} s'
 

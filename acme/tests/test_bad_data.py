@@ -33,7 +33,7 @@ def test_malformed_log_is_skipped_counted_and_reported(sandbox, instance, crawle
 
     assert [log['message'] for log in crawler.sent()] == ['before', 'after']
     warnings = crawler.check.get_warnings()
-    assert len(warnings) == 1 and warnings[0].startswith('Skipped 1 malformed logs in stream `audit`; first: ')
+    assert len(warnings) == 1 and warnings[0].startswith('Skipped 1 malformed logs in stream `audit` (ids: ')
     assert problem in warnings[0]
     aggregator.assert_metric('acme.logs.skipped', 1, tags=['acme_stream:audit', 'reason:malformed', 'team:logs'])
 
@@ -48,5 +48,5 @@ def test_oversized_message_is_truncated_to_what_the_intake_takes(sandbox, instan
     (log,) = crawler.sent()
     assert len(log['message'].encode()) <= 900_000
     assert message.startswith(log['message'])
-    assert log['acme']['truncated'] is True
+    assert log['acme_crawler'] == {'truncated': True}
     assert crawler.cursor('audit')['timestamp'] == '2026-11-26T11:59:00.000000000Z'

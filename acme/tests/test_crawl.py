@@ -3,14 +3,12 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """Exactly-once delivery over many runs, on data shaped to break naive cursors."""
 
-import json
-
 import pytest
 
-from datadog_checks.acme.cursor import Position
+from datadog_checks.acme.cursor_store import decode_entry
 from datadog_checks.acme.timestamps import parse_rfc3339
 
-from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, feed
+from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, feed, stream_of, stream_of_cursor_key
 
 
 def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):
@@ -40,7 +38,7 @@ def test_logs_sharing_a_timestamp_across_pages_and_runs(sandbox, instance, crawl
     crawler.run(times=12)
 
     for stream in STREAMS:
-        sent = [log['acme']['id'] for log in crawler.sent() if log['acme']['stream'] == stream]
+        sent = [log['acme']['id'] for log in crawler.sent() if stream_of(log) == stream]
         assert sent == sorted(ids)
 
 
@@ -78,6 +76,7 @@ def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_age
 
     pages = sum(1 for r in sandbox.stats.records if r.stream and r.status == 200)
     assert len(crawler.sent()) == 2 * 95
+    # One per page, the last one moving on to the window end; plus each stream's starting line, pinned up front.
     assert len(writes) <= pages + len(STREAMS)
     assert len(writes) >= 2 * 10  # at least one per full page
 
@@ -89,9 +88,9 @@ def test_a_cursor_never_passes_a_log_not_yet_submitted(sandbox, instance, crawle
     original = datadog_agent.write_persistent_cache
 
     def write(key: str, value: str) -> None:
-        stream = key.rsplit('log_cursor_', 1)[1]
-        cursor = Position.from_cursor(json.loads(value))
-        sent = {log['acme']['id'] for log in crawler.sent() if log['acme']['stream'] == stream}
+        stream = stream_of_cursor_key(key)
+        _, cursor = decode_entry(value)
+        sent = {log['acme']['id'] for log in crawler.sent() if stream_of(log) == stream}
         unsent_at_writes.append(
             [log_id for nanos, log_id in order[stream] if (nanos, log_id) <= cursor and log_id not in sent]
         )
@@ -127,7 +126,8 @@ def test_persist_connections_false_opens_a_connection_per_request(sandbox, insta
 
     crawler.run(times=2)
 
-    assert sandbox.stats.connections == sandbox.stats.requests == 2 * len(STREAMS)
+    # A query per stream and run, and the listing on the first run.
+    assert sandbox.stats.connections == sandbox.stats.requests == 2 * len(STREAMS) + 1
 
 
 def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, crawler, clock):
@@ -207,7 +207,7 @@ def test_nothing_is_fetched_while_the_agent_does_not_collect_logs(sandbox, insta
     crawler.run()
 
     assert sandbox.stats.requests == 0
-    assert crawler.cursor('audit') is None
+    assert datadog_agent._cache == {}, 'no cursor, no pin'
     assert any('logs_enabled' in warning for warning in crawler.check.get_warnings())
 
 
@@ -245,7 +245,6 @@ def test_submitted_log(sandbox, instance, crawler):
             'host': 'web-3',
             'attributes': attributes,
             'region': 'eu-1',
-            'stream': 'audit',
         },
     }
     assert parse_rfc3339(full['acme']['timestamp']) == parse_rfc3339(log['timestamp'])
@@ -253,15 +252,16 @@ def test_submitted_log(sandbox, instance, crawler):
     assert 'status' not in bare and 'hostname' not in bare
 
 
-@pytest.mark.parametrize('stored', ['{"timestamp": 1795692000}', 'not json at all'])
+@pytest.mark.parametrize('stored', ['{"timestamp": 1795692000}', 'not json at all', '{"seq": 3, "cursor": {}}'])
 def test_unreadable_stored_cursor_restarts_as_a_first_run(sandbox, instance, crawler, datadog_agent, stored):
-    check = crawler.start(instance)
+    crawler.start(instance)
     crawler.run()
     for stream in STREAMS:
-        check.write_persistent_cache(f'log_cursor_{stream}', stored)
+        crawler.damage_cursor(stream, stored)
     logs = feed(sandbox, seed='corrupt', start=START - 2 * HOUR, end=START - 2 * 60, count=100, late_rate=0)
+    crawler.start(instance)  # a restart reads the damaged cursors
 
     crawler.run()
 
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START + 15 - HOUR, until=START - 60))
-    assert any('starting over as on a first run' in w for w in crawler.check.get_warnings())
+    assert any('stored cursor is damaged; starting over as on a first run' in w for w in crawler.check.get_warnings())

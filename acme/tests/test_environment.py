@@ -22,6 +22,7 @@ import yaml
 from datadog_checks.acme import AcmeCheck
 from datadog_checks.acme.log_format import SOURCE
 
+from .conftest import stream_of
 from .environment import (
     AGENT_ENV_VARS,
     COMPOSE_FILE,
@@ -152,9 +153,9 @@ def test_the_e2e_config_crawls_the_sandbox_command(sandbox_process, dd_run_check
 
     logs = datadog_agent._sent_logs[check.check_id]
     assert logs, 'no log submitted'
-    assert {log['acme']['stream'] for log in logs} == set(STREAMS)
+    assert {stream_of(log) for log in logs} == set(STREAMS)
     assert all(log['ddsource'] == SOURCE for log in logs)
     aggregator.assert_service_check('acme.can_connect', AcmeCheck.OK, tags=TAGS)
     for stream in STREAMS:
         submitted = sum(m.value for m in aggregator.metrics('acme.logs.submitted') if f'acme_stream:{stream}' in m.tags)
-        assert submitted == sum(log['acme']['stream'] == stream for log in logs)
+        assert submitted == sum(stream_of(log) == stream for log in logs)

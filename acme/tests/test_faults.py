@@ -49,7 +49,7 @@ def test_persistent_failures_end_the_run_cleanly_and_the_next_run_resumes(sandbo
     assert crawler.sent() == []
     warnings = crawler.check.get_warnings()
     assert len(warnings) == 1
-    assert warnings[0].startswith('ACME did not answer usefully, stream `')
+    assert warnings[0].startswith('ACME did not answer usefully, the stream listing: ')
     assert 'HTTP 5' in warnings[0]
     aggregator.assert_service_check('acme.can_connect', AgentCheck.CRITICAL)
 
@@ -115,16 +115,39 @@ def test_token_without_scope_is_named(sandbox, instance, crawler):
 
 
 @pytest.mark.parametrize('status', [403, 404])
-def test_an_unreadable_stream_is_reported_and_the_others_go_on(sandbox, instance, crawler, aggregator, status):
-    logs = feed(sandbox, seed='forbidden', start=START - 30 * 60, end=START - 2 * 60, count=50, late_rate=0)
-    sandbox.forbid_stream('audit', status=status)
+def test_a_stream_that_becomes_unreadable_is_reported_and_the_others_go_on(
+    sandbox, instance, crawler, aggregator, clock, status
+):
     crawler.start(instance)
+    crawler.run()  # both streams listed, and crawled up to START - 60 s
+    logs = feed(sandbox, seed='forbidden', start=START, end=START + 60, count=50, late_rate=0)
+    sandbox.forbid_stream('audit', status=status)
+    clock.advance(120)
+
+    crawler.run(times=2)
+
+    expected = expected_keys(logs, since=START, until=START + 60)
+    assert set(crawler.sent_keys()) == {key for key in expected if key[0] != 'audit'}
+    warnings = crawler.check.get_warnings()
+    assert any(w.startswith('Skipping stream `audit`') and f'HTTP {status}' in w for w in warnings)
+    audit_requests = [r for r in sandbox.stats.records if r.stream == 'audit' and r.clock > START]
+    assert len(audit_requests) == 1, 'a stream ACME refuses is not asked again until a listing shows it'
+    aggregator.assert_service_check('acme.can_connect', AgentCheck.OK)
+
+
+def test_a_configured_stream_the_listing_lacks_is_reported_and_the_others_go_on(sandbox, instance, crawler, aggregator):
+    logs = feed(sandbox, seed='unlisted', start=START - 30 * 60, end=START - 2 * 60, count=50, late_rate=0)
+    sandbox.forbid_stream('audit')
+    crawler.start({**instance, 'streams': ['audit', 'nosuch', 'prod-web']})
 
     crawler.run()
 
     assert set(crawler.sent_keys()) == {key for key in expected_keys(logs, since=0, until=START) if key[0] != 'audit'}
-    warnings = crawler.check.get_warnings()
-    assert any(w.startswith('Skipping stream `audit`') and f'HTTP {status}' in w for w in warnings)
+    assert crawler.check.get_warnings() == [
+        'Streams `audit`, `nosuch` are not in ACME\'s listing for this token (`streams`): they do not exist or the '
+        'token may not read them; they are not crawled'
+    ]
+    assert {r.stream for r in sandbox.stats.records} == {None, 'prod-web'}
     aggregator.assert_service_check('acme.can_connect', AgentCheck.OK)
 
 

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from tests.sandbox import AcmeSandbox, Faults, generate_bulk, generate_logs
 from tests.sandbox.timefmt import NS_PER_SECOND, iso_utc, parse_rfc3339, seconds_to_ns
 
 TOKEN = 'sandbox-token'
+# Another ACME customer on the same URL.
+OTHER = 'other-customer-token'
 T0 = 1_790_000_000.25  # 2026-09-21, a quarter second into a rate-limit window
 
 
@@ -71,14 +75,25 @@ def error_code(response: requests.Response) -> str:
     return response.json()['error']['code']
 
 
+def date_headers(response: requests.Response) -> list[str]:
+    # requests folds repeated headers into one value; urllib3's raw headers keep each one.
+    return response.raw.headers.getlist('Date')
+
+
+def listed_ids(http: requests.Session, sandbox: AcmeSandbox, *, token: str = TOKEN) -> list[str]:
+    response = get(http, sandbox, '/api/v1/streams', token=token)
+    assert response.status_code == 200, response.text
+    return [stream['id'] for stream in response.json()['data']]
+
+
 def crawl(
-    http: requests.Session, sandbox: AcmeSandbox, stream: str, **params: Any
+    http: requests.Session, sandbox: AcmeSandbox, stream: str, *, token: str = TOKEN, **params: Any
 ) -> tuple[list[dict[str, Any]], list[requests.Response]]:
     logs: list[dict[str, Any]] = []
     pages: list[requests.Response] = []
     query = params
     for _ in range(10_000):
-        response = get(http, sandbox, f'/api/v1/streams/{stream}/logs', **query)
+        response = get(http, sandbox, f'/api/v1/streams/{stream}/logs', token=token, **query)
         assert response.status_code == 200, response.text
         pages.append(response)
         body = response.json()
@@ -137,6 +152,87 @@ def test_auth(make_sandbox: Callable[..., AcmeSandbox], http: requests.Session) 
         assert (absent.status_code, error_code(absent)) == (404, 'not_found')
     listing = get(http, sandbox, '/api/v1/streams').json()
     assert [s['id'] for s in listing['data']] == ['prod-web']
+
+
+# Accounts
+
+
+@pytest.fixture
+def two_accounts(
+    make_sandbox: Callable[..., AcmeSandbox], clock: FakeClock
+) -> tuple[AcmeSandbox, dict[str, list[dict[str, Any]]]]:
+    """Two customers, each with a `prod-web` of their own logs and creation date; OTHER also has `audit`."""
+    sandbox = make_sandbox()
+    sandbox.add_account(OTHER)
+    logs = {}
+    for days, token in enumerate((TOKEN, OTHER), start=1):
+        sandbox.add_stream('prod-web', created_at=T0 - days * 86400, token=token)
+        logs[token] = generate_logs(seed=days, start=clock.now - 600, end=clock.now - 120, count=30, late_rate=0)
+        sandbox.add_logs('prod-web', logs[token], token=token)
+    sandbox.add_stream('audit', token=OTHER)
+    return sandbox, logs
+
+
+def test_accounts_see_only_their_own_streams(
+    two_accounts: tuple[AcmeSandbox, dict[str, list[dict[str, Any]]]], http: requests.Session
+) -> None:
+    sandbox, logs = two_accounts
+    for token in (TOKEN, OTHER):
+        served, _ = crawl(http, sandbox, 'prod-web', token=token, start_time=iso_utc(T0 - 3600))
+        assert [log['id'] for log in served] == [log['id'] for log in logs[token]]
+        assert sandbox.log_count('prod-web', token=token) == len(logs[token])
+    assert listed_ids(http, sandbox) == ['prod-web']
+    assert listed_ids(http, sandbox, token=OTHER) == ['audit', 'prod-web']
+    other_prod_web = get(http, sandbox, '/api/v1/streams', token=OTHER).json()['data'][1]
+    assert parse_rfc3339(other_prod_web['created_at']) == seconds_to_ns(T0 - 2 * 86400)
+
+    sandbox.forbid_stream('prod-web', token=OTHER)
+    path, start = '/api/v1/streams/prod-web/logs', iso_utc(T0 - 3600)
+    assert get(http, sandbox, path, token=OTHER, start_time=start).status_code == 403
+    assert get(http, sandbox, path, start_time=start).status_code == 200
+
+    # Stats tell accounts apart by label: tokens are secrets and never stored.
+    records = sandbox.stats.records
+    assert {record.account for record in records} == {'account-0', 'account-1'}
+    assert TOKEN not in repr(records) and OTHER not in repr(records)
+
+
+def test_page_tokens_are_bound_to_their_account(
+    two_accounts: tuple[AcmeSandbox, dict[str, list[dict[str, Any]]]], http: requests.Session
+) -> None:
+    sandbox, _ = two_accounts
+    logs_path, streams_path = '/api/v1/streams/prod-web/logs', '/api/v1/streams'
+    logs_page = get(http, sandbox, logs_path, start_time=iso_utc(T0 - 3600), limit=5).json()
+    streams_page = get(http, sandbox, streams_path, token=OTHER, limit=1).json()
+    for path, token, page_token in (
+        (logs_path, OTHER, logs_page['next_page_token']),
+        (streams_path, TOKEN, streams_page['next_page_token']),
+    ):
+        refused = get(http, sandbox, path, token=token, page_token=page_token)
+        assert (refused.status_code, error_code(refused)) == (400, 'invalid_parameter')
+        assert 'page_token' in refused.json()['error']['message']
+    assert get(http, sandbox, logs_path, page_token=logs_page['next_page_token']).status_code == 200
+
+
+def test_token_rotation_and_revocation(
+    seeded: tuple[AcmeSandbox, list[dict[str, Any]]], http: requests.Session
+) -> None:
+    sandbox, logs = seeded
+    sandbox.add_token('rotated-token', same_account_as=TOKEN)
+    first = get(http, sandbox, '/api/v1/streams/prod-web/logs', start_time=iso_utc(T0 - 3600), limit=50).json()
+    # Same account: the new token may even continue a query the old one began.
+    rest, _ = crawl(http, sandbox, 'prod-web', token='rotated-token', page_token=first['next_page_token'])
+    assert [log['id'] for log in first['data'] + rest] == [log['id'] for log in logs]
+
+    sandbox.revoke_token(TOKEN)
+    revoked = get(http, sandbox, '/api/v1/streams')
+    assert (revoked.status_code, error_code(revoked)) == (401, 'unauthorized')
+    assert listed_ids(http, sandbox, token='rotated-token') == ['prod-web']
+    # A revoked token is not handed out again, and only known tokens name an account.
+    with pytest.raises(ValueError):
+        sandbox.add_account(TOKEN)
+    with pytest.raises(KeyError):
+        sandbox.add_token('new-token', same_account_as='nobody')
 
 
 # Order, ties, paging
@@ -309,6 +405,54 @@ def test_503_retry_after_sets_a_deadline(make_sandbox: Callable[..., AcmeSandbox
     assert sandbox.stats.violations == 1
 
 
+# ACME's clock
+
+
+def test_date_header_is_acmes_clock_to_the_second(
+    make_sandbox: Callable[..., AcmeSandbox], http: requests.Session
+) -> None:
+    # T0 + 90.7 s is 14:14:50.95: a Date is floored, never rounded up into a second not yet begun.
+    sandbox = make_sandbox(clock_offset=90.7, rate_limits=True, per_second=1)
+    answers = {'ok': get(http, sandbox, '/api/v1/streams'), 'rate_limited': get(http, sandbox, '/api/v1/streams')}
+    sandbox.rate_limits = False
+    answers['unauthorized'] = get(http, sandbox, '/api/v1/streams', token='wrong')
+    sandbox.faults = Faults(error_rate=1.0)
+    answers['injected_error'] = get(http, sandbox, '/api/v1/streams')
+    sandbox.faults = Faults(non_json_rate=1.0)
+    answers['injected_html'] = get(http, sandbox, '/api/v1/streams')
+    sandbox.faults = Faults()
+    # An answer http.server writes itself, without asking the sandbox.
+    answers['unknown_method'] = http.options(sandbox.url + '/api/v1/streams', timeout=5)
+
+    assert [answer.status_code // 100 for answer in answers.values()] == [2, 4, 4, 5, 2, 5]
+    expected = ['Mon, 21 Sep 2026 14:14:50 GMT']
+    assert {name: date_headers(answer) for name, answer in answers.items()} == dict.fromkeys(answers, expected)
+
+
+def test_clock_offset_moves_acmes_now(
+    make_sandbox: Callable[..., AcmeSandbox], http: requests.Session, clock: FakeClock
+) -> None:
+    sandbox = make_sandbox(rate_limits=True)
+    sandbox.add_stream('prod-web')
+    ts = clock.now - 10
+    sandbox.add_logs('prod-web', [{'id': 'late', 'timestamp': iso_utc(ts), 'message': 'x', 'visible_at': ts + 40}])
+    path = '/api/v1/streams/prod-web/logs'
+
+    def acme_sees() -> tuple[list[str], int, int, str]:
+        """Late arrival, the start_time range and the rate-limit window, from the check's clock."""
+        visible, _ = crawl(http, sandbox, 'prod-web', start_time=iso_utc(ts - 1), end_time=iso_utc(ts + 1))
+        in_my_future = get(http, sandbox, path, start_time=iso_utc(clock.now + 20))
+        at_my_retention_edge = get(http, sandbox, path, start_time=iso_utc(clock.now - 7 * 86400 + 10))
+        reset = get(http, sandbox, '/api/v1/streams').headers['X-RateLimit-Reset']
+        return [log['id'] for log in visible], in_my_future.status_code, at_my_retention_edge.status_code, reset
+
+    assert acme_sees() == ([], 400, 200, str(int(T0) + 1))
+    sandbox.clock_offset = 45.0
+    assert sandbox.now() == clock.now + 45
+    assert acme_sees() == (['late'], 200, 400, str(int(T0) + 46))
+    assert sandbox.stats.records[-1].clock == clock.now + 45
+
+
 # Faults
 
 
@@ -423,6 +567,38 @@ def test_start_time_out_of_range(make_sandbox: Callable[..., AcmeSandbox], http:
         assert get(http, sandbox, path, start_time=iso_utc(start)).status_code == 200
 
 
+# Raw logs
+
+
+def test_raw_log_is_served_byte_for_byte_in_order(
+    make_sandbox: Callable[..., AcmeSandbox], http: requests.Session, clock: FakeClock
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.add_stream('prod-web')
+    at = iso_utc(clock.now - 100)
+    sandbox.add_logs(
+        'prod-web',
+        [
+            {'id': 'a', 'timestamp': at, 'message': 'tie, sorts before'},
+            {'id': 'z', 'timestamp': at, 'message': 'tie, sorts after'},
+            {'id': 'later', 'timestamp': iso_utc(clock.now - 99), 'message': 'next second'},
+        ],
+    )
+    # Valid JSON that no encoder would write: past float range, past 64 bits, past 1,024 levels.
+    hostile = b'"big":1e400,"wide":18446744073709551617,"deep":' + b'[' * 1100 + b']' * 1100
+    raw = b'{"id":"m","timestamp":"%s","message":"poison","attributes":{%s}}' % (at.encode(), hostile)
+    sandbox.add_raw_log('prod-web', at=at, sort_id='m', raw=raw)
+
+    page = get(http, sandbox, '/api/v1/streams/prod-web/logs', start_time=iso_utc(clock.now - 200))
+    assert page.content.count(raw) == 1
+    # A stand-in for the poison lets Python's json, which would overflow its nesting, read the rest.
+    body = json.loads(page.content.replace(raw, b'"POISON"'))
+    assert [log if log == 'POISON' else log['id'] for log in body['data']] == ['a', 'POISON', 'z', 'later']
+    assert body['next_page_token'] is None
+    with pytest.raises(TypeError):
+        sandbox.add_raw_log('prod-web', at=at, sort_id='n', raw=raw.decode())
+
+
 # Streams
 
 
@@ -490,7 +666,9 @@ def test_generate_logs_shape(clock: FakeClock) -> None:
 
 def test_cli_serves(http: requests.Session) -> None:
     root = Path(__file__).resolve().parent.parent
+    # ACME's clock an hour ahead of this host's: its Date and its data both follow it.
     command = [sys.executable, '-m', 'tests.sandbox', '--port', '0', '--backfill', '600', '--rate', '5']
+    command += ['--clock-offset', '3600']
     process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -498,9 +676,12 @@ def test_cli_serves(http: requests.Session) -> None:
         assert line.startswith('ACME sandbox listening on http://127.0.0.1:')
         url = line.split()[-1]
         headers = {'Authorization': f'Bearer {TOKEN}'}
-        streams = http.get(f'{url}/api/v1/streams', headers=headers, timeout=5).json()
-        assert [s['id'] for s in streams['data']] == ['audit', 'prod-web']
-        params = {'start_time': iso_utc(time.time() - 900), 'limit': 1000}
+        streams = http.get(f'{url}/api/v1/streams', headers=headers, timeout=5)
+        assert [s['id'] for s in streams.json()['data']] == ['audit', 'prod-web']
+        acme_now = parsedate_to_datetime(streams.headers['Date']).timestamp()
+        assert abs(acme_now - (time.time() + 3600)) < 10
+        # Host time + 2700 s is in the future for the host, yet the backfill is there on ACME's clock.
+        params = {'start_time': iso_utc(acme_now - 900), 'limit': 1000}
         logs = http.get(f'{url}/api/v1/streams/audit/logs', params=params, headers=headers, timeout=5)
         assert logs.status_code == 200 and len(logs.json()['data']) > 500
     finally:

@@ -11,27 +11,30 @@ from urllib.parse import quote
 
 from requests.exceptions import RequestException
 
-from datadog_checks.base.utils.format import json
-
+from .acme_json import decode_page
+from .compat import json
 from .errors import (
     AcmeApiError,
     AuthenticationError,
     OutOfTime,
     PageTokenExpired,
     RequestRejected,
+    StartInTheFuture,
     StreamUnavailable,
     TransientApiError,
 )
-from .timestamps import format_rfc3339
+from .timestamps import format_rfc3339, parse_rfc3339
 
 if TYPE_CHECKING:
     from logging import LoggerAdapter
 
     from datadog_checks.base.utils.http import RequestsWrapper
 
+    from .acme_clock import AcmeClock
     from .clock import Clock
     from .metrics import CrawlMetrics
     from .ratelimit import RateLimiter
+    from .run_time import RunTime
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.5
@@ -41,10 +44,28 @@ BACKOFF_CAP = 8.0
 class LogPage(NamedTuple):
     logs: list[Any]
     next_token: str | None
+    acme_time: float | None  # ACME's clock when it answered (its `Date`)
 
     @property
     def last(self) -> bool:
         return not self.next_token
+
+
+class StreamInfo(NamedTuple):
+    """A stream of the listing: its id, and its creation instant (nanoseconds; None if unreadable)."""
+
+    id: str
+    created_ns: int | None
+
+
+class ListingPage(NamedTuple):
+    streams: list[StreamInfo]
+    next_token: str | None
+
+
+class _Answer(NamedTuple):
+    body: dict[str, Any]
+    acme_time: float | None
 
 
 class AcmeClient:
@@ -57,6 +78,7 @@ class AcmeClient:
         url: str,
         api_token: str,
         clock: Clock,
+        acme_clock: AcmeClock,
         limiter: RateLimiter,
         metrics: CrawlMetrics,
         log: LoggerAdapter,
@@ -66,28 +88,27 @@ class AcmeClient:
         self._base_url = url.rstrip('/')
         self._auth_header = {'Authorization': f'Bearer {api_token}'}
         self._clock = clock
+        self._acme_clock = acme_clock
         self._limiter = limiter
         self._metrics = metrics
         self._log = log
         self._rng = rng  # jitter, so that many Agents do not retry in step
-        self._deadline = float('inf')
+        self._run_time: RunTime | None = None
 
-    def begin_run(self, max_run_time: float) -> None:
-        """Start the time budget that bounds retries and waits in this run."""
-        self._deadline = self._clock.monotonic() + max_run_time
+    def begin_run(self, run_time: RunTime) -> None:
+        """The time budget that bounds requests, retries and waits in this run."""
+        self._run_time = run_time
 
-    def streams(self, *, page_size: int) -> Iterator[str]:
-        """Yield the id of every stream the token may read, across all pages of the listing."""
-        params: dict[str, Any] = {'limit': page_size}
-        while True:
-            body = self._get('/api/v1/streams', params, stream=None)
-            for entry in body['data']:
-                if isinstance(entry, dict) and isinstance(entry.get('id'), str):
-                    yield entry['id']
-            token = body.get('next_page_token')
-            if not token:
-                return
-            params = {'page_token': token}
+    def streams_page(self, *, limit: int, page_token: str | None = None) -> ListingPage:
+        """One page of the streams the token may read; entries without a valid id are left out."""
+        params: dict[str, Any] = {'page_token': page_token} if page_token else {'limit': limit}
+        body = self._get('/api/v1/streams', params, stream=None).body
+        streams = [
+            StreamInfo(entry['id'], _instant(entry.get('created_at')))
+            for entry in body['data']
+            if isinstance(entry, dict) and isinstance(entry.get('id'), str)
+        ]
+        return ListingPage(streams, body.get('next_page_token'))
 
     def log_pages(
         self, stream: str, *, start: int, end: int, limit: int, page_token: str | None = None
@@ -101,19 +122,20 @@ class AcmeClient:
         if page_token:
             params = {'page_token': page_token}
         while True:
-            body = self._get(path, params, stream=stream)
-            token = body.get('next_page_token')
-            yield LogPage(body['data'], token)
+            answer = self._get(path, params, stream=stream)
+            token = answer.body.get('next_page_token')
+            yield LogPage(answer.body['data'], token, answer.acme_time)
             if not token:
                 return
             params = {'page_token': token}
 
-    def _get(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
+    def _get(self, path: str, params: dict[str, Any], *, stream: str | None) -> _Answer:
         """One logical request: retried with backoff and jitter while failures are transient and time is left."""
+        assert self._run_time is not None, 'begin_run() first'
         failure: TransientApiError | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                waited = self._limiter.wait(deadline=self._deadline)
+                waited = self._limiter.wait(self._run_time)
             except OutOfTime:
                 if failure:
                     raise failure from None  # the failure, not the wait it caused, is what the operator needs
@@ -129,16 +151,16 @@ class AcmeClient:
                 if e.status == 429:
                     continue  # the limiter already holds the next attempt for Retry-After
                 backoff = self._rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-                if self._clock.monotonic() + backoff > self._deadline:
+                if not self._run_time.allows_wait(backoff):
                     raise
                 self._log.debug('Retrying in %.2f s after: %s', backoff, e)
                 self._clock.sleep(backoff)
         raise AssertionError('unreachable')  # pragma: no cover
 
-    def _get_once(self, path: str, params: dict[str, Any], *, stream: str | None) -> dict[str, Any]:
-        if self._clock.monotonic() >= self._deadline:
-            raise OutOfTime('`max_run_time` reached')
-        started = self._clock.monotonic()
+    def _get_once(self, path: str, params: dict[str, Any], *, stream: str | None) -> _Answer:
+        assert self._run_time is not None
+        self._run_time.check()
+        started, sent_at = self._clock.monotonic(), self._clock.time()
         try:
             response = self._http.get(self._base_url + path, params=params, extra_headers=self._auth_header)
         except RequestException as e:
@@ -148,16 +170,37 @@ class AcmeClient:
 
         status = response.status_code
         self._metrics.request(stream, status, self._clock.monotonic() - started)
+        acme_time = self._acme_clock.observe(
+            response.headers.get('Date'), sent_at=sent_at, received_at=self._clock.time()
+        )
         self._limiter.observe(status, response.headers)
         if 200 <= status < 300:
-            return _decode_success(response.content, stream=stream, status=status)
-        raise _classify_failure(status, response.content, stream=stream)
+            return _Answer(_decode_success(response.content, stream=stream, status=status), acme_time)
+        failure = _classify_failure(status, response.content, stream=stream)
+        if failure.code == 'start_time_out_of_range' and _starts_after(params, acme_time):
+            raise StartInTheFuture(failure.reason, stream=stream, status=status, code=failure.code)
+        raise failure
+
+
+def _starts_after(params: dict[str, Any], acme_time: float | None) -> bool:
+    """Whether the request's `start_time` lay in ACME's future when ACME answered."""
+    try:
+        return acme_time is not None and parse_rfc3339(params['start_time']) > acme_time * 1e9
+    except (KeyError, ValueError):
+        return False
+
+
+def _instant(value: Any) -> int | None:
+    try:
+        return parse_rfc3339(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _decode_success(content: bytes, *, stream: str | None, status: int) -> dict[str, Any]:
     try:
-        body = json.decode(content)
-    except ValueError:
+        body = decode_page(content)
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict) or not isinstance(body.get('data'), list):
         # A proxy or load balancer answered instead of ACME (HTML or empty body).

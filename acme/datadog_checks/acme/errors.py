@@ -38,9 +38,21 @@ class RequestRejected(AcmeApiError):
     """ACME refused the query itself (400): retrying the same request cannot help."""
 
 
+class StartInTheFuture(RequestRejected):
+    """`start_time` was after ACME's now when it answered: nothing can be read yet (the Agent's clock is ahead)."""
+
+
 class PageTokenExpired(AcmeApiError):
     """The page token outlived its 5 minutes; the query must start again."""
 
 
-class OutOfTime(Exception):
-    """The run's `max_run_time` is spent, or ACME asked us to wait beyond it; the next run resumes."""
+class RunOver(Exception):
+    """The run has spent what it may; everything submitted is checkpointed and the next run resumes."""
+
+
+class OutOfTime(RunOver):
+    """The run's `max_run_time` is spent, or ACME asked us to wait beyond it."""
+
+
+class OutOfBytes(RunOver):
+    """The run handed the Agent all the bytes its integration log file can take now."""

@@ -23,8 +23,9 @@ class CrawlMetrics:
     def _tags(self, stream: str | None, *extra: str) -> list[str]:
         return [f'{STREAM_TAG}:{stream or LISTING}', *extra, *(self._check.config.tags or ())]
 
-    def submitted(self, stream: str, count: int) -> None:
+    def submitted(self, stream: str, count: int, size: int) -> None:
         self._check.count('logs.submitted', count, tags=self._tags(stream))
+        self._check.count('logs.bytes_submitted', size, tags=self._tags(stream))
 
     def skipped(self, stream: str, reason: str, count: int) -> None:
         self._check.count('logs.skipped', count, tags=self._tags(stream, f'reason:{reason}'))
@@ -41,3 +42,6 @@ class CrawlMetrics:
 
     def lag(self, stream: str, seconds: float) -> None:
         self._check.gauge('crawl.lag', seconds, tags=self._tags(stream))
+
+    def clock_skew(self, seconds: float) -> None:
+        self._check.gauge('clock.skew', seconds, tags=list(self._check.config.tags or ()))

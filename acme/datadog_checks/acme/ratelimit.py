@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Mapping
 from .errors import OutOfTime
 
 if TYPE_CHECKING:
+    from .acme_clock import AcmeClock
     from .clock import Clock
+    from .run_time import RunTime
 
 # Stop when this share of a window's budget is left, so other clients of the same token keep some.
 HEADROOM = 0.1
@@ -21,18 +23,22 @@ MAX_RESET_WAIT = 60.0
 
 
 class RateLimiter:
-    """Remembers until when ACME asked us to hold off, and waits it out before the next request."""
+    """Remembers until when ACME asked us to hold off, and waits it out before the next request.
 
-    def __init__(self, *, clock: Clock) -> None:
+    `X-RateLimit-Reset` is a time on ACME's clock, converted to the Agent's; `Retry-After` is a duration.
+    """
+
+    def __init__(self, *, clock: Clock, acme_clock: AcmeClock) -> None:
         self._clock = clock
+        self._acme_clock = acme_clock
         self.resume_at = 0.0  # Unix seconds; kept on the check instance, so it also holds across runs.
 
-    def wait(self, *, deadline: float) -> float:
-        """Sleep until requests may resume; raise OutOfTime if that is after the run's monotonic `deadline`."""
+    def wait(self, run_time: RunTime) -> float:
+        """Sleep until requests may resume; raise OutOfTime if that is beyond the run's time."""
         delay = self.resume_at - self._clock.time()
         if delay <= 0:
             return 0.0
-        if self._clock.monotonic() + delay > deadline:
+        if not run_time.allows_wait(delay):
             raise OutOfTime(f'ACME asked to wait {delay:.1f} s, beyond this run\'s `max_run_time`')
         self._clock.sleep(delay)
         return delay
@@ -51,7 +57,7 @@ class RateLimiter:
         remaining = _number(headers.get('X-RateLimit-Remaining'))
         reset = _number(headers.get('X-RateLimit-Reset'))
         if limit and remaining is not None and reset is not None and remaining <= max(1.0, limit * HEADROOM):
-            self._hold_until(min(reset, now + MAX_RESET_WAIT))
+            self._hold_until(min(self._acme_clock.to_local(reset), now + MAX_RESET_WAIT))
 
     def _hold_until(self, moment: float) -> None:
         self.resume_at = max(self.resume_at, moment)

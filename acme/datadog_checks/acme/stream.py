@@ -1,7 +1,7 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""One ACME stream crawled as a LogStream: from the stored cursor, in ACME's order, a page at a time."""
+"""One ACME stream crawled as a LogStream: from its cursor, in ACME's order, a page at a time."""
 
 from __future__ import annotations
 
@@ -10,147 +10,147 @@ from typing import TYPE_CHECKING, Any, Iterator
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 
 from .cursor import InvalidCursor, OpenQuery, Position
-from .errors import PageTokenExpired
+from .errors import OutOfBytes, PageTokenExpired
 from .log_format import to_datadog_log
 from .metrics import STREAM_TAG
-from .timestamps import parse_rfc3339, seconds_to_nanos
+from .page import PageOutcome, read_page
 
 if TYPE_CHECKING:
     from .check import AcmeCheck
-    from .client import AcmeClient, LogPage
+    from .client import AcmeClient
 
-# The intake rejects logs older than 18 h; the margin covers the Agent's own delay in shipping them.
-INTAKE_MAX_AGE = 18 * 3600
-SHIPPING_MARGIN = 5 * 60
-# ACME honours a page token for 5 minutes after issuing it; keep a margin for the time the next run takes.
+# ACME honours a page token for 5 minutes after issuing it; keep a margin for the time the next visit takes.
 PAGE_TOKEN_LIFETIME = 4 * 60
 
 
 class AcmeLogStream(LogStream):
-    """Stream of logs from ACME. Its name is the ACME stream id, which also keys its cursor."""
+    """Stream of logs from ACME. Its name is the ACME stream id; `key` names its cursor (see identity.py)."""
 
-    def __init__(self, *, check: AcmeCheck, name: str, client: AcmeClient) -> None:
+    check: AcmeCheck
+
+    def __init__(self, *, check: AcmeCheck, name: str, key: str, client: AcmeClient) -> None:
         super().__init__(check=check, name=name)
+        self.key = key
         self._client = client
         self._ddtags = self.construct_tags([f'{STREAM_TAG}:{name}'])
         self._saved: Position | None = None
-        # Whether this run stored a cursor, or handed the Agent a log that carries one.
-        self.checkpointed = False
-        # How far this run got; the check reports the crawl lag from it.
-        self.position: Position | None = None
+        # What the last visit did: how far it got, what it skipped, whether it caught up with the window's end.
+        self.outcome = PageOutcome(Position.before(0))
+        self.caught_up = False
+
+    @property
+    def position(self) -> Position:
+        return self.outcome.position
 
     def records(self, *, cursor: dict[str, Any] | None = None) -> Iterator[LogRecord]:
-        """Yield every log after `cursor` that is old enough to be final, and young enough for the intake.
+        """Yield the logs after `cursor` that are final and young enough for the intake, for one visit.
 
-        The last record of each page carries the cursor, so the Agent writes it once per page, only after
-        the whole page was submitted.
+        A visit ends when the stream is caught up, when another stream has waited longer (after a page), or when
+        the run's time or bytes are spent. Each page's last record carries the cursor; where no record can (a
+        window without logs, a page of skipped logs, a run stopped mid-page), the stream writes it itself.
         """
-        now = self.check.clock.time()
-        stale_line = self._stale_line(now)
-        self.position = self._saved = self._stored_position(cursor)
-        if self.position is None:
-            self.position = self.first_position(now)
-        elif self.position.nanos < stale_line:
-            # Only a cursor past the intake's own limit is news; within the shipping margin it is normal, e.g. a
-            # new stream pinned at the line when the run started, that this run reaches a few seconds later.
-            if self.position.nanos < seconds_to_nanos(now - INTAKE_MAX_AGE):
-                self.check.warning(
+        check = self.check
+        now = check.clock.time()
+        self._saved = position = self._stored_position(cursor, now)
+        if position is None:
+            position = check.windows.first_position(now)
+        elif position.nanos < check.windows.stale_line(now):
+            if check.windows.is_past_intake(position, now):
+                check.warning(
                     'Stream `%s` is %.1f hours behind; logs older than 18 hours are not accepted by Datadog '
                     'and are skipped',
                     self.name,
-                    (now - self.position.nanos / 1e9) / 3600,
+                    (now - position.nanos / 1e9) / 3600,
                 )
-            self.position = Position.before(stale_line)
+            position = Position.before(check.windows.stale_line(now))
+        self.outcome = PageOutcome(position)
+        self.caught_up = False
 
-        query = self.check.open_queries.pop(self.name, None)
-        if query and query.resumes == self.position and now - query.issued_at < PAGE_TOKEN_LIFETIME:
+        query = check.open_queries.pop(self.key, None)
+        if query and query.resumes == position and now - query.issued_at < PAGE_TOKEN_LIFETIME:
             yield from self._crawl(query.end, page_token=query.page_token)
             return
-
-        end = seconds_to_nanos(now - self.check.config.ingestion_delay)
-        if self.position.nanos >= end:
-            self._save_if_moved()  # a first run pins its starting line even when there is nothing to read yet
+        end = check.windows.end()
+        if position.nanos >= end:
+            self.caught_up = True
+            self._checkpoint()  # a stale cursor moved to the 18 h line
             return
         yield from self._crawl(end)
 
-    def first_position(self, now: float) -> Position:
-        """Where a stream without a cursor starts: `initial_lookback` ago, but never before the 18 h line."""
-        return Position.before(max(seconds_to_nanos(now - self.check.config.initial_lookback), self._stale_line(now)))
-
     def _crawl(self, end: int, *, page_token: str | None = None) -> Iterator[LogRecord]:
-        assert self.position is not None  # set by records()
-        client, page_size = self._client, self.check.config.page_size
-        start = self.position.nanos
+        check, outcome = self.check, self.outcome
+        rereading = self._start_rereading(page_token)
         while True:
+            new_query = page_token is None
             try:
-                for page in client.log_pages(self.name, start=start, end=end, limit=page_size, page_token=page_token):
-                    yield from self._page_records(page, end)
-                    if page.next_token:
-                        # Reached only once the page is submitted; a run that stops before the next page
-                        # leaves the token to the next run.
-                        self.check.open_queries[self.name] = OpenQuery(
-                            page.next_token, end, self._saved, self.check.clock.time()
-                        )
-                self.check.open_queries.pop(self.name, None)
+                pages = self._client.log_pages(
+                    self.name,
+                    start=outcome.position.nanos,
+                    end=end,
+                    limit=check.config.page_size,  # type: ignore[arg-type]
+                    page_token=page_token,
+                )
+                for page in pages:
+                    if new_query and page.acme_time is not None:
+                        # ACME's clock has the last word: what its answer says is final, even if the estimate of
+                        # its clock was off when the query was planned (before ACME first answered, or after a step).
+                        end = min(end, check.windows.final_before(page.acme_time))
+                    new_query = False
+                    yield from read_page(
+                        page.logs,
+                        last=page.last,
+                        end=end,
+                        stale_line=check.windows.stale_line(check.clock.time()),
+                        shape=self._shape,
+                        log_file=check.log_file,
+                        outcome=outcome,
+                    )
+                    if rereading and outcome.position > rereading:
+                        check.run_time.resume()
+                        rereading = None
+                    if outcome.out_of_bytes:
+                        self._checkpoint()
+                        raise OutOfBytes('the bytes this run may hand to the Agent are spent')
+                    if outcome.reached_end:
+                        self._checkpoint()
+                        self.caught_up = True
+                        return
+                    self._checkpoint()
+                    # Left to the next visit, which continues the query instead of re-reading ties.
+                    assert page.next_token is not None  # not the last page
+                    check.open_queries[self.key] = OpenQuery(page.next_token, end, self._saved, check.clock.time())
+                    if not rereading and check.others_waiting():
+                        return
                 return
             except PageTokenExpired:
-                # Start the query again from the last log this run went past; logs at or before it
-                # (`<= position`) are skipped, so that is free of loss and duplicates.
-                self.check.log.info('Page token of stream `%s` expired; restarting the query', self.name)
-                start, page_token = self.position.nanos, None
+                # Start the query again from the last log this visit went past; logs at or before it are skipped,
+                # so that is free of loss and duplicates.
+                check.log.info('Page token of stream `%s` expired; restarting the query', self.name)
+                check.open_queries.pop(self.key, None)
+                page_token = None
+                rereading = rereading or self._start_rereading(None)
 
-    def _page_records(self, page: LogPage, end: int) -> Iterator[LogRecord]:
-        """Yield the new logs of `page`, one at a time; the last one carries the cursor for the whole page.
+    def _start_rereading(self, page_token: str | None) -> Position | None:
+        """A new query from inside an instant re-reads that instant's logs up to the cursor: make that free.
 
-        Only one record is held back, to tell the last one apart: a page never becomes a list of submitted
-        logs, so each is freed as soon as the Agent has it (little work for the garbage collector, constant memory).
+        Returns the position the visit must pass before the run's time counts again.
         """
-        check = self.check
-        stale_line = self._stale_line(check.clock.time())
-        name, ddtags, service = self.name, self._ddtags, check.config.service
-        assert self.position is not None  # set by records()
-        last_nanos, last_id = self.position
-        held: LogRecord | None = None
-        malformed = stale = 0
-        first_problem = ''
-        # The hot path: locals only, no tuple per log; a Position is made once per page.
-        for raw in page.logs:
-            try:
-                nanos, log_id, message = parse_rfc3339(raw['timestamp']), raw['id'], raw['message']
-                if not isinstance(log_id, str) or not log_id or not isinstance(message, str):
-                    raise ValueError('`id` and `message` must be non-empty strings')
-            except (KeyError, TypeError, ValueError) as e:
-                malformed += 1
-                first_problem = first_problem or f'{type(e).__name__}: {e}'
-                continue
-            if nanos <= last_nanos and (nanos < last_nanos or log_id <= last_id):
-                continue  # already handled: a restarted query or the tie at the cursor
-            last_nanos, last_id = nanos, log_id
-            if nanos < stale_line:
-                stale += 1
-                continue
-            if held is not None:
-                yield held
-            held = LogRecord(to_datadog_log(raw, nanos, name, ddtags, service), cursor=None)
+        if page_token is None and self.outcome.position.id:
+            self.check.run_time.pause()
+            return self.outcome.position
+        return None
 
-        self.position = Position(last_nanos, last_id)
-        if page.last:
-            # Everything before `end` is final, read and done: quiet streams move on too.
-            self.position = max(self.position, Position.before(end))
-        if malformed:
-            check.metrics.skipped(name, 'malformed', malformed)
-            check.warning('Skipped %d malformed logs in stream `%s`; first: %s', malformed, name, first_problem)
-        if stale:
-            check.metrics.skipped(name, 'stale', stale)
-        if held is not None:
-            held.cursor = self.position.to_cursor()
-            self._saved = self.position
-            self.checkpointed = True
-            yield held
-        elif page.last:
-            self._save_if_moved()
+    def _shape(self, raw: dict[str, Any], nanos: int) -> dict[str, Any]:
+        return to_datadog_log(raw, nanos, self._ddtags, self.check.config.service)
 
-    def _stored_position(self, cursor: dict[str, Any] | None) -> Position | None:
+    def _checkpoint(self) -> None:
+        """Store the position if no record carried it there (the check stores the cursors that records carry)."""
+        position = self.outcome.position
+        if position != self._saved and position != self.outcome.carried:
+            self.check.save_cursor(self, position)
+        self._saved = position
+
+    def _stored_position(self, cursor: dict[str, Any] | None, now: float) -> Position | None:
         if cursor is None:
             return None
         try:
@@ -158,13 +158,3 @@ class AcmeLogStream(LogStream):
         except InvalidCursor as e:
             self.check.warning('Stream `%s`: %s; starting over as on a first run', self.name, e)
             return None
-
-    def _save_if_moved(self) -> None:
-        if self.position is not None and self.position != self._saved:
-            self.check.save_log_cursor(self.name, self.position.to_cursor())
-            self._saved = self.position
-            self.checkpointed = True
-
-    @staticmethod
-    def _stale_line(now: float) -> int:
-        return seconds_to_nanos(now - INTAKE_MAX_AGE + SHIPPING_MARGIN)

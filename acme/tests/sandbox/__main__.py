@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import signal
 import sys
 import threading
-import time
 from collections.abc import Sequence
 
 from .data import generate_bulk, generate_logs
@@ -24,6 +24,9 @@ from .server import AcmeSandbox
 
 # Backfill is generated an hour at a time so the rich generator never holds much in memory.
 _BACKFILL_CHUNK = 3600.0
+# Streams were created some time in 2025 (see _created_at).
+_CREATED_FROM = 1735689600.0
+_CREATED_SPAN = 365 * 86400
 # Bulk logs end this far in the past, beyond the ingestion delay, so a benchmark sees a settled set.
 _BULK_SETTLED = 120.0
 
@@ -41,20 +44,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_second=args.per_second,
         per_minute=args.per_minute,
         render_offsets=not args.no_render_offsets,
+        clock_offset=args.clock_offset,
         host=args.host,
         port=args.port,
     )
-    now = time.time()
+    # History is laid out on ACME's clock, which --clock-offset may put apart from the host's.
+    now = sandbox.now()
     # Preloading creates millions of long-lived objects; cyclic GC passes over them would
     # dominate the load time, and afterwards freezing keeps them out of every later pass.
     gc.disable()
     for stream in streams:
-        sandbox.add_stream(stream, name=_display_name(stream), created_at=now - max(args.backfill, 86400.0))
+        sandbox.add_stream(stream, name=_display_name(stream), created_at=_created_at(stream, args.seed))
         _backfill(sandbox, stream, now=now, seconds=args.backfill, rate=args.backfill_rate, seed=args.seed)
     if args.bulk:
         bulk_stream = args.bulk_stream or streams[0]
         if bulk_stream not in streams:
-            sandbox.add_stream(bulk_stream, name='Bulk benchmark data', created_at=now - args.bulk_span)
+            sandbox.add_stream(bulk_stream, name='Bulk benchmark data', created_at=_created_at(bulk_stream, args.seed))
         end = now - _BULK_SETTLED
         sandbox.add_logs(
             bulk_stream,
@@ -94,6 +99,13 @@ def _backfill(sandbox: AcmeSandbox, stream: str, *, now: float, seconds: float, 
         start, chunk = end, chunk + 1
 
 
+def _created_at(stream: str, seed: int) -> float:
+    """The same creation instant at every start, as a real ACME keeps it: it is part of a stream's identity, so
+    a restarted sandbox must not look like an account whose streams were all created again."""
+    digest = hashlib.sha256(f'{seed}:{stream}'.encode()).digest()
+    return _CREATED_FROM + int.from_bytes(digest[:4], 'big') % _CREATED_SPAN
+
+
 def _display_name(stream: str) -> str:
     known = {'prod-web': 'Production web tier', 'audit': 'Account audit trail'}
     return known.get(stream, stream.replace('-', ' ').replace('_', ' ').capitalize())
@@ -116,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--per-second', type=int, default=10)
     parser.add_argument('--per-minute', type=int, default=300)
     parser.add_argument('--no-render-offsets', action='store_true', help='render every timestamp as UTC (Z)')
+    parser.add_argument(
+        '--clock-offset',
+        type=float,
+        default=0.0,
+        metavar='SECONDS',
+        help="how far ACME's clock runs ahead of this host's (negative: behind)",
+    )
     parser.add_argument('--bulk', type=int, default=0, help='preload this many plain logs (benchmarks)')
     parser.add_argument('--bulk-stream', default=None, help='stream for --bulk (default: the first of --streams)')
     parser.add_argument('--bulk-span', type=float, default=86400.0, help='seconds the --bulk logs spread over')

@@ -42,7 +42,7 @@ class LiveFeed:
         self._thread = threading.Thread(target=self._run, name='acme-sandbox-live', daemon=True)
 
     def start(self, *, since: float | None = None) -> None:
-        self._since = self.sandbox.clock() if since is None else since
+        self._since = self.sandbox.now() if since is None else since
         self._thread.start()
 
     def stop(self) -> None:
@@ -56,7 +56,7 @@ class LiveFeed:
         # Fractional logs carry over so low rates (0.2/s) still produce the right average.
         owed = dict.fromkeys(self.streams, 0.0)
         while not self._stop.wait(self.interval):
-            now = self.sandbox.clock()
+            now = self.sandbox.now()
             if now <= self._since:
                 continue
             for stream in self.streams:

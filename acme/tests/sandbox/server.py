@@ -5,12 +5,16 @@
 
 Requests are answered in this order, each step able to end the exchange:
 rate limit -> transport faults (a proxy in front of ACME) -> authentication -> the endpoint.
+
+"Now" is always ACME's now, `clock() + clock_offset`: the contract makes ACME's clock the one
+that counts, and the offset lets a test put it ahead of (or behind) the check's clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import socket
 import sys
@@ -21,12 +25,14 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .accounts import Account, Accounts, Stream
 from .data import SEVERITIES, LogSpec
 from .faults import FaultInjector, Faults
 from .limits import RateLimiter
@@ -81,6 +87,7 @@ class _Exchange:
     path: str
     now: float
     stream: str | None = None
+    account: str | None = None
     start_time_ns: int | None = None
     end_time_ns: int | None = None
     limit: int | None = None
@@ -92,17 +99,14 @@ class _Exchange:
     fault: str | None = None
 
 
-@dataclass
-class _Stream:
-    id: str
-    blob: bytes
-    logs: StreamLogs
-
-
 class AcmeSandbox:
     """An ACME Logs API server for tests, the dev environment and benchmarks.
 
-    Everything time-based reads `clock` (zero-arg, Unix seconds), so tests can drive time.
+    Everything time-based reads `now()`, that is `clock` (zero-arg, Unix seconds) plus
+    `clock_offset`, so tests can drive time and skew ACME's clock against the check's.
+
+    `token` opens the default account, which every data method addresses unless given the
+    token of another account (see add_account).
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class AcmeSandbox:
         *,
         token: str = 'sandbox-token',
         clock: Callable[[], float] = time.time,
+        clock_offset: float = 0.0,
         faults: Faults | None = None,
         seed: int = 0,
         rate_limits: bool = True,
@@ -125,9 +130,10 @@ class AcmeSandbox:
         host: str = '127.0.0.1',
         port: int = 0,
     ) -> None:
-        self.token = token
         self.tokens_without_scope = frozenset(tokens_without_scope)
         self.clock = clock
+        # Seconds ACME's clock is ahead of `clock` (negative: behind). Mutable while serving.
+        self.clock_offset = clock_offset
         self.seed = seed
         self.token_ttl = token_ttl
         self.ingestion_delay = ingestion_delay
@@ -142,10 +148,10 @@ class AcmeSandbox:
         self._tokens = PageTokens(secret=hashlib.sha256(f'page-token:{seed}'.encode()).digest())
         self._render_key = hashlib.sha256(f'render:{seed}'.encode()).digest()
         self._stats = StatsRecorder(max_records=max_records)
-        # Guards _streams and _forbidden; held only briefly so live feeding never stalls serving.
+        # Guards _accounts and their streams; held only briefly so live feeding never stalls serving.
         self._lock = threading.RLock()
-        self._streams: dict[str, _Stream] = {}
-        self._forbidden: dict[str, int] = {}
+        self._token = token
+        self._accounts = Accounts(token)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -214,10 +220,41 @@ class AcmeSandbox:
     def rate_limits(self, enabled: bool) -> None:
         self._limiter.enabled = enabled
 
-    # Data
+    def now(self) -> float:
+        """ACME's now: what every time-based behaviour and the Date header go by."""
+        return self.clock() + self.clock_offset
+
+    # Accounts
+
+    @property
+    def token(self) -> str:
+        """The default account's token, as given to the constructor."""
+        return self._token
+
+    def add_account(self, token: str) -> None:
+        """Create a new, empty account that `token` opens: another ACME customer on the same URL."""
+        with self._lock:
+            self._accounts.add(token)
+
+    def add_token(self, token: str, *, same_account_as: str) -> None:
+        """Give an account a second valid token (a rotation): both work until revoked."""
+        with self._lock:
+            self._accounts.add_token(token, same_account_as=same_account_as)
+
+    def revoke_token(self, token: str) -> None:
+        """Make `token` answer 401 from now on; it still names its account in the data methods."""
+        with self._lock:
+            self._accounts.revoke(token)
+
+    # Data: `token=None` means the default account.
 
     def add_stream(
-        self, stream_id: str, *, name: str | None = None, created_at: str | float | datetime | None = None
+        self,
+        stream_id: str,
+        *,
+        name: str | None = None,
+        created_at: str | float | datetime | None = None,
+        token: str | None = None,
     ) -> None:
         """Create a stream; `created_at` is RFC 3339, epoch seconds or an aware datetime (default: now)."""
         if not STREAM_ID.fullmatch(stream_id):
@@ -227,51 +264,69 @@ class AcmeSandbox:
         elif isinstance(created_at, datetime):
             created_ns = to_ns(created_at)
         else:
-            created_ns = seconds_to_ns(self.clock() if created_at is None else created_at)
+            created_ns = seconds_to_ns(self.now() if created_at is None else created_at)
         blob = _encode({'id': stream_id, 'name': name or stream_id, 'created_at': self._render(created_ns, stream_id)})
         with self._lock:
-            if stream_id in self._streams:
+            account = self._accounts.named_by(token)
+            if stream_id in account.streams:
                 raise ValueError(f'stream {stream_id!r} already exists')
-            self._streams[stream_id] = _Stream(stream_id, blob, StreamLogs())
+            account.streams[stream_id] = Stream(stream_id, blob, StreamLogs())
 
-    def add_logs(self, stream_id: str, logs: Iterable[LogSpec]) -> int:
+    def add_logs(self, stream_id: str, logs: Iterable[LogSpec], *, token: str | None = None) -> int:
         """Store logs (API dicts, optionally with `visible_at`); returns how many were added."""
-        with self._lock:
-            stream = self._streams.get(stream_id)
-        if stream is None:
-            raise KeyError(f'no stream {stream_id!r}; call add_stream first')
+        stream = self._stream(stream_id, token)
         # Encoding is the expensive part and needs no lock.
         stored = [self._store_form(log) for log in logs]
         with self._lock:
             stream.logs.add(stored)
         return len(stored)
 
-    def add_broken_log(self, stream_id: str, *, at: str, sort_id: str, body: dict[str, Any]) -> None:
+    def add_broken_log(
+        self, stream_id: str, *, at: str, sort_id: str, body: dict[str, Any], token: str | None = None
+    ) -> None:
         """Serve `body` verbatim among the logs at instant `at`: a log that breaks the contract, for tests of bad data.
 
         `at` and `sort_id` only place it in the order; the body may lack an id or carry a malformed timestamp.
         """
-        with self._lock:
-            stream = self._streams[stream_id]
-            ts_ns = parse_rfc3339(at)
-            stream.logs.add([StoredLog((ts_ns, sort_id), ts_ns, _encode(body))])
+        self.add_raw_log(stream_id, at=at, sort_id=sort_id, raw=_encode(body), token=token)
 
-    def forbid_stream(self, stream_id: str, *, status: int = 403) -> None:
+    def add_raw_log(self, stream_id: str, *, at: str, sort_id: str, raw: bytes, token: str | None = None) -> None:
+        """Serve `raw` byte for byte as one element of `data`, placed in the order by `at` and `sort_id`.
+
+        For logs that are valid JSON but hostile to parsers (`1e400`, integers past 64 bits, nesting
+        deeper than a recursive parser goes): the sandbox's own JSON encoder could not produce them.
+        """
+        if not isinstance(raw, bytes):
+            raise TypeError(f'raw must be bytes, not {type(raw).__name__}')
+        stream = self._stream(stream_id, token)
+        ts_ns = parse_rfc3339(at)
+        with self._lock:
+            stream.logs.add([StoredLog((ts_ns, sort_id), ts_ns, raw)])
+
+    def forbid_stream(self, stream_id: str, *, status: int = 403, token: str | None = None) -> None:
         """Make a stream unreadable: 403 `forbidden`, or 404 `not_found` as if it did not exist."""
         if status not in (403, 404):
             raise ValueError('status must be 403 or 404')
         with self._lock:
-            self._forbidden[stream_id] = status
+            self._accounts.named_by(token).forbidden[stream_id] = status
 
     def prune(self) -> int:
         """Drop logs past retention (memory only: serving already hides them)."""
-        floor_ns = seconds_to_ns(self.clock() - self.retention)
+        floor_ns = seconds_to_ns(self.now() - self.retention)
         with self._lock:
-            return sum(stream.logs.prune(floor_ns) for stream in self._streams.values())
+            return sum(stream.logs.prune(floor_ns) for account in self._accounts for stream in account.streams.values())
 
-    def log_count(self, stream_id: str) -> int:
+    def log_count(self, stream_id: str, *, token: str | None = None) -> int:
+        stream = self._stream(stream_id, token)
         with self._lock:
-            return len(self._streams[stream_id].logs)
+            return len(stream.logs)
+
+    def _stream(self, stream_id: str, token: str | None) -> Stream:
+        with self._lock:
+            stream = self._accounts.named_by(token).streams.get(stream_id)
+        if stream is None:
+            raise KeyError(f'no stream {stream_id!r}; call add_stream first')
+        return stream
 
     # Observation
 
@@ -328,7 +383,7 @@ class AcmeSandbox:
 
     def handle(self, method: str, target: str, authorization: str | None) -> Response:
         """Answer one request (no I/O); the HTTP handler writes what this returns."""
-        now = self.clock()
+        now = self.now()
         split = urlsplit(target)
         exchange = _Exchange(path=split.path, now=now)
         # Known up front so that refused and faulted requests still count against their stream.
@@ -346,6 +401,9 @@ class AcmeSandbox:
             response = self._answer(method, split.path, split.query, credential, authorization, exchange)
         # A 503's own Retry-After survives: an admitted request's decision carries none.
         response.headers.update(decision.headers())
+        if not response.disconnect:
+            # The same instant every other decision above was made at.
+            response.headers['Date'] = http_date(now)
         self._stats.record(
             RequestRecord(
                 path=exchange.path,
@@ -357,6 +415,7 @@ class AcmeSandbox:
                 min_served_ts_ns=exchange.min_served_ts_ns,
                 max_served_ts_ns=exchange.max_served_ts_ns,
                 clock=now,
+                account=exchange.account,
                 page_token=exchange.page_token,
                 limit=exchange.limit,
                 violation=exchange.violation,
@@ -406,18 +465,21 @@ class AcmeSandbox:
         if method not in ('GET', 'HEAD'):
             raise ApiError(405, 'method_not_allowed', f'{method} is not supported')
         token = _bearer(authorization)
-        if token != self.token:
+        with self._lock:
+            account = self._accounts.authenticate(token)
+        if account is None:
             if token in self.tokens_without_scope:
                 raise ApiError(403, 'forbidden', 'the token lacks the logs:read scope')
             raise ApiError(401, 'unauthorized', 'missing or invalid API token')
+        exchange.account = account.id
         params = _Params(query)
         if path == _STREAMS_PATH:
-            return self._list_streams(params, exchange)
+            return self._list_streams(account, params, exchange)
         if exchange.stream is not None:
-            return self._list_logs(exchange.stream, params, exchange)
+            return self._list_logs(account, exchange.stream, params, exchange)
         raise ApiError(404, 'not_found', f'no such path: {path}')
 
-    def _list_streams(self, params: _Params, exchange: _Exchange) -> bytes:
+    def _list_streams(self, account: Account, params: _Params, exchange: _Exchange) -> bytes:
         raw_token = params.get('page_token')
         if raw_token is not None:
             state = self._read_page_token(raw_token, 'streams', exchange)
@@ -427,17 +489,17 @@ class AcmeSandbox:
         exchange.limit = limit
         take = self._take(limit, exchange)
         with self._lock:
-            readable = sorted(sid for sid in self._streams if sid not in self._forbidden)
+            readable = sorted(sid for sid in account.streams if sid not in account.forbidden)
             first = bisect_right(readable, after) if after is not None else 0
             chosen = readable[first : first + take]
-            blobs = [self._streams[sid].blob for sid in chosen]
+            blobs = [account.streams[sid].blob for sid in chosen]
         more = first + len(chosen) < len(readable) or take < limit
         last = chosen[-1] if chosen else after
         next_token = self._issue({'k': 'streams', 'p': last, 'l': limit}, exchange) if more else None
         return _page_body(blobs, next_token)
 
-    def _list_logs(self, stream_id: str, params: _Params, exchange: _Exchange) -> bytes:
-        stream = self._readable_stream(stream_id)
+    def _list_logs(self, account: Account, stream_id: str, params: _Params, exchange: _Exchange) -> bytes:
+        stream = self._readable_stream(account, stream_id)
         now_ns = seconds_to_ns(exchange.now)
         retention_floor_ns = now_ns - seconds_to_ns(self.retention)
         raw_token = params.get('page_token')
@@ -492,10 +554,10 @@ class AcmeSandbox:
             )
         return _page_body(page.blobs, next_token)
 
-    def _readable_stream(self, stream_id: str) -> _Stream:
+    def _readable_stream(self, account: Account, stream_id: str) -> Stream:
         with self._lock:
-            forbidden = self._forbidden.get(stream_id)
-            stream = self._streams.get(stream_id)
+            forbidden = account.forbidden.get(stream_id)
+            stream = account.streams.get(stream_id)
         if forbidden == 403:
             raise ApiError(403, 'forbidden', f'this token may not read stream {stream_id!r}')
         if stream is None or forbidden == 404 or not STREAM_ID.fullmatch(stream_id):
@@ -510,7 +572,8 @@ class AcmeSandbox:
         return short
 
     def _issue(self, state: dict[str, Any], exchange: _Exchange) -> str:
-        return self._tokens.issue({**state, 'i': exchange.now})
+        # Bound to the account: another customer's token must not page through this query.
+        return self._tokens.issue({**state, 'c': exchange.account, 'i': exchange.now})
 
     def _read_page_token(self, raw: str, kind: str, exchange: _Exchange) -> dict[str, Any]:
         exchange.page_token = True
@@ -520,6 +583,8 @@ class AcmeSandbox:
             raise _invalid('page_token', str(error)) from None
         if state.get('k') != kind:
             raise _invalid('page_token', f'not a token for this endpoint ({kind})')
+        if state.get('c') != exchange.account:
+            raise _invalid('page_token', 'was issued to another account')
         if kind == 'logs':
             exchange.start_time_ns, exchange.end_time_ns = state['a'], state['e']
         if exchange.now - state['i'] > self.token_ttl:
@@ -581,6 +646,11 @@ def _encode(value: Any) -> bytes:
     return _JSON.encode(value).encode()
 
 
+def http_date(seconds: float) -> str:
+    """RFC 9110 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`; floored, as a Date never runs ahead."""
+    return formatdate(math.floor(seconds), usegmt=True)
+
+
 def _page_body(blobs: list[bytes], next_token: str | None) -> bytes:
     return b'{"data":[' + b','.join(blobs) + b'],"next_page_token":' + json.dumps(next_token).encode() + b'}'
 
@@ -616,7 +686,9 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self.send_response(response.status)
+        # Not send_response: it adds a second Date, from the host's clock; ours is in the headers.
+        self.send_response_only(response.status)
+        self.send_header('Server', self.version_string())
         for name, value in response.headers.items():
             self.send_header(name, value)
         if response.content_type is not None:
@@ -630,6 +702,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def version_string(self) -> str:
         return self.server_version
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # Answers http.server writes itself (send_error: a malformed request, an unknown method)
+        # must also carry ACME's clock.
+        return http_date(self.server.sandbox.now() if timestamp is None else timestamp)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

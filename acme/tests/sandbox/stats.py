@@ -23,7 +23,7 @@ class RequestRecord:
     served: int
     min_served_ts_ns: int | None
     max_served_ts_ns: int | None
-    # Sandbox clock() when the request arrived.
+    # ACME's now (the sandbox's clock() + clock_offset) when the request arrived.
     clock: float
     page_token: bool = False
     limit: int | None = None
@@ -32,6 +32,8 @@ class RequestRecord:
     # Name of the injected fault, if any ('disconnect', 'error', 'non_json', 'slow', 'token_expiry', 'short_page').
     fault: str | None = None
     error_code: str | None = None
+    # The account the token opened (its label, never the token); None when authentication failed.
+    account: str | None = None
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class InstanceConfig(BaseModel):
     enable_legacy_tags_normalization: Optional[bool] = None
     extra_headers: Optional[MappingProxyType[str, Any]] = None
     headers: Optional[MappingProxyType[str, Any]] = None
-    ingestion_delay: Optional[int] = Field(None, ge=0)
+    ingestion_delay: Optional[int] = Field(None, ge=0, le=3600)
     initial_lookback: Optional[int] = Field(None, ge=0, le=64800)
     kerberos_auth: Optional[Literal['required', 'optional', 'disabled']] = None
     kerberos_cache: Optional[str] = None
@@ -79,6 +79,7 @@ class InstanceConfig(BaseModel):
     kerberos_keytab: Optional[str] = None
     kerberos_principal: Optional[str] = None
     log_requests: Optional[bool] = None
+    max_bytes_per_run: Optional[int] = Field(None, ge=1)
     max_run_time: Optional[float] = None
     metric_patterns: Optional[MetricPatterns] = None
     min_collection_interval: Optional[float] = None
