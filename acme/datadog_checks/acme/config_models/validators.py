@@ -9,6 +9,11 @@ Messages never repeat a value that could be the API token.
 import re
 from urllib.parse import urlsplit
 
+from datadog_checks.acme.compat import provide_validation_security
+
+# The generated models call `validation.security` for options such as `tls_ca_cert`; bases < 37.33.0 lack it.
+provide_validation_security()
+
 STREAM_ID = re.compile(r'[a-z0-9][a-z0-9_-]{0,62}\Z')
 
 

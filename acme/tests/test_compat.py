@@ -1,0 +1,59 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+"""What compat.py provides on every supported datadog-checks-base (36.12.0 and up; `./dev test` runs each env)."""
+
+import certifi
+import pytest
+
+from datadog_checks.acme.compat import json
+from datadog_checks.acme.identity import endpoint_digest
+
+from .conftest import HOUR, START, expected_keys, feed
+
+# Options the generated config models check against the trusted config providers (`validation.security`).
+SECURE_OPTIONS = {
+    'tls_ca_cert': certifi.where(),
+    'tls_cert': '/etc/acme/client.pem',
+    'tls_private_key': '/etc/acme/client.key',
+    'kerberos_cache': '/tmp/krb5cc_acme',
+    'kerberos_keytab': '/etc/acme/acme.keytab',
+    'auth_token': {'reader': {'type': 'file', 'path': '/etc/acme/token'}, 'writer': {'type': 'header', 'name': 'X'}},
+}
+
+
+@pytest.mark.parametrize('option', sorted(SECURE_OPTIONS))
+def test_options_checked_against_trusted_providers_load(make_check, instance, option):
+    check = make_check({**instance, option: SECURE_OPTIONS[option]})
+
+    check.load_configuration_models()
+
+    assert getattr(check.config, option) is not None
+
+
+def test_a_check_with_tls_ca_cert_crawls(sandbox, instance, crawler):
+    logs = feed(sandbox, seed='tls', start=START - HOUR, end=START - 2 * 60, count=50, late_rate=0)
+    check = crawler.start({**instance, 'tls_ca_cert': certifi.where()})
+
+    crawler.run()
+
+    assert check.config.tls_ca_cert == certifi.where()
+    assert sorted(crawler.sent_keys()) == sorted(expected_keys(logs, since=START - HOUR, until=START - 60))
+
+
+def test_cursor_keys_are_the_same_on_every_base(make_check, instance, datadog_agent):
+    check = make_check(instance)
+    check.load_configuration_models()
+
+    check.write_persistent_cache('log_cursor_x_0', 'v')
+
+    # The layout of base >= 37.20.0, `<check name>:<persistent_cache_id>_<key>`, with acme's own stable id.
+    assert datadog_agent._cache == {f'acme:{endpoint_digest(instance["url"])}_log_cursor_x_0': 'v'}
+    assert check.read_persistent_cache('log_cursor_x_0') == 'v'
+
+
+def test_json_encodes_and_decodes_text_and_bytes():
+    value = {'seq': 3, 'cursor': {'timestamp': '2026-11-26T12:00:00Z', 'id': 'é'}}
+
+    assert json.decode(json.encode(value)) == value
+    assert json.decode(json.encode(value).encode()) == value
