@@ -20,8 +20,11 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Callable
 
+from datadog_checks.acme import ratelimit
+from datadog_checks.acme.compat import json
+from datadog_checks.acme.cursor import Position
+from datadog_checks.acme.cursor_store import encode_entry
 from datadog_checks.acme.timestamps import format_rfc3339, seconds_to_nanos
-from datadog_checks.base.utils.format import json
 
 INTEGRATION_ROOT = Path(__file__).resolve().parent.parent
 READY_PREFIX = 'ACME sandbox listening on '
@@ -156,6 +159,14 @@ class AgentSinks:
         self.metrics += 1
 
     def install(self, monkeypatch, datadog_agent, aggregator=None) -> AgentSinks:
+        # An Agent whose integration log file takes a whole backlog in one run: here the check's CPU is measured,
+        # not the byte budget that keeps a real Agent's file from being truncated unread.
+        for setting in ('integrations_logs_files_max_size', 'integrations_logs_total_usage'):
+            monkeypatch.setitem(datadog_agent._config, f'logs_config.{setting}', 1_000_000)
+        # Nor the pacing that keeps the check within ACME's limits (the sandboxes here have none).
+        monkeypatch.setattr(ratelimit, 'SPACING', 0.0)
+        monkeypatch.setattr(ratelimit, 'RATE', float('inf'))
+        monkeypatch.setattr(ratelimit, 'BURST', float('inf'))
         monkeypatch.setattr(datadog_agent, 'send_log', self.send_log)
         monkeypatch.setattr(datadog_agent, 'write_persistent_cache', self.write_persistent_cache)
         monkeypatch.setattr(datadog_agent, 'read_persistent_cache', self.read_persistent_cache)
@@ -172,19 +183,23 @@ class AgentSinks:
         self.writes_by_key.clear()
 
     def writes_by_stream(self) -> dict[str, int]:
-        return {key.rsplit('log_cursor_', 1)[-1]: count for key, count in sorted(self.writes_by_key.items())}
+        by_stream: Counter[str] = Counter()
+        for key, count in self.writes_by_key.items():
+            by_stream[key.split('log_cursor_', 1)[1].rsplit('_', 2)[0]] += count
+        return dict(sorted(by_stream.items()))
 
 
 def forget_crawl_state(check, sinks: AgentSinks) -> None:
-    """Make the next run of `check` crawl from scratch, as its first run did."""
+    """Make the next run of `check` crawl from scratch, as its first run did: no cursor, no stream known to it."""
     sinks.forget_cursors()
     check.open_queries.clear()
+    check._streams.clear()  # each stream is read again from the (empty) cache, and pinned anew
     sinks.reset_counts()
 
 
-def cursor_json(seconds: float) -> str:
-    """A stored cursor meaning "everything before `seconds` is done"."""
-    return json.encode({'timestamp': format_rfc3339(seconds_to_nanos(seconds)), 'id': ''})
+def cursor_entry(seconds: float) -> str:
+    """A stored cursor slot meaning "everything before `seconds` is done", newer than any the check wrote."""
+    return encode_entry(10**9, Position.before(seconds_to_nanos(seconds)))
 
 
 @dataclass

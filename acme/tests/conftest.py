@@ -168,3 +168,31 @@ def assert_exactly_once(sent_keys: list[tuple[str, str]], expected: list[tuple[s
     for stream in STREAMS:
         # Within a stream, logs go out in ACME's order.
         assert [k for k in sent_keys if k[0] == stream] == [k for k in expected if k[0] == stream]
+
+
+POISON_AT = '2026-11-26T11:50:01Z'
+AROUND_POISON = [
+    {'id': 'a1', 'timestamp': '2026-11-26T11:50:00Z', 'message': 'before'},
+    {'id': 'z9', 'timestamp': '2026-11-26T11:50:02Z', 'message': 'after'},
+]
+
+
+def crawl_around(sandbox: AcmeSandbox, instance: dict[str, Any], crawler: Crawler, raw: bytes) -> list[dict[str, Any]]:
+    """Crawl `audit` with `raw` served verbatim between two good logs, then `prod-web`; return what came of `raw`.
+
+    Asserts what must hold whatever `raw` is: the logs around it are sent once, the cursor goes past it, and the
+    stream after it is crawled. Pages of 2 put it on a page with a good log; three runs read it again.
+    """
+    sandbox.add_logs('audit', AROUND_POISON)
+    sandbox.add_raw_log('audit', at=POISON_AT, sort_id='p', raw=raw)
+    others = generate_logs(seed='others', start=START - 30 * 60, end=START - 2 * 60, count=40, late_rate=0)
+    sandbox.add_logs('prod-web', others)
+    crawler.start({**instance, 'page_size': 2, 'streams': ['audit', 'prod-web']})
+    crawler.run(times=3)
+
+    around = [log['message'] for log in crawler.sent() if log['acme']['id'] in ('a1', 'z9')]
+    assert around == ['before', 'after'], 'the logs around it are sent once'
+    prod_web = [key for key in crawler.sent_keys() if key[0] == 'prod-web']
+    assert prod_web == expected_keys({'prod-web': others}, since=0, until=START)
+    assert parse_rfc3339(crawler.cursor('audit')['timestamp']) > parse_rfc3339(POISON_AT), 'the cursor went past it'
+    return [log for log in crawler.sent() if log['acme']['id'] not in ('a1', 'z9') and stream_of(log) == 'audit']

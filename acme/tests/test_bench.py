@@ -36,7 +36,7 @@ from .bench_support import (
     Throughput,
     check_window,
     crawl_floor,
-    cursor_json,
+    cursor_entry,
     env_int,
     forget_crawl_state,
     profile_top,
@@ -271,8 +271,9 @@ def test_cursor_writes_per_run(benchmark, bulk_sandboxes, bench_report, datadog_
     def resume_setup() -> None:
         # The Agent was down for 2 hours: every stream resumes from a cursor that old, with a backlog.
         for key in list(sinks.cache):
-            sinks.cache[key] = cursor_json(time.time() - LOOKBACK)
+            sinks.cache[key] = cursor_entry(time.time() - LOOKBACK)
         check.open_queries.clear()
+        check._streams.clear()  # an Agent restart: the cursors are read again
         fresh_counts()
 
     benchmark.pedantic(lambda: run_ok(check), setup=resume_setup, rounds=1, iterations=1)
@@ -284,14 +285,16 @@ def test_cursor_writes_per_run(benchmark, bulk_sandboxes, bench_report, datadog_
     run_ok(check)
     measured('next run (nothing new)')
 
-    lines = [f'{"run":<28}{"writes":>7}{"pages":>7}{"+streams":>9}{"requests":>9}{"logs":>9}  writes <= pages+streams']
+    # A write per page (the last one also moves on to the window end), a write per quiet stream; and on a first run
+    # each stream's starting line, written before any of its logs is read.
+    lines = [f'{"run":<28}{"writes":>7}{"pages":>7}{"bound":>9}{"requests":>9}{"logs":>9}  writes <= bound']
     over = []
-    for label, writes, page_count, requests, logs in runs:
-        bound = page_count + len(streams)
+    for index, (label, writes, page_count, requests, logs) in enumerate(runs):
+        bound = page_count + len(streams) * (2 if index == 0 else 1)
         ok = writes <= bound
         lines.append(f'{label:<28}{writes:>7}{page_count:>7}{bound:>9}{requests:>9}{logs:>9}  {"yes" if ok else "NO"}')
         if not ok:
-            over.append(f'{label}: {writes} writes > {page_count} pages + {len(streams)} streams')
+            over.append(f'{label}: {writes} writes > {bound} (pages and streams)')
     lines += [f'writes by stream, {label}: {by_stream[label]}' for label, *_ in runs]
     benchmark.extra_info['runs'] = [
         {'run': label, 'writes': w, 'pages': p, 'streams': len(streams), 'requests': r, 'logs': n}
@@ -317,7 +320,7 @@ def test_peak_memory_does_not_grow_with_the_backlog(
     for check in checks.values():
         # Warm-up from a cursor 90 s back: config, HTTP client and imports are loaded, no log is read.
         forget_crawl_state(check, sinks)
-        sinks.fallback = cursor_json(time.time() - 90)
+        sinks.fallback = cursor_entry(time.time() - 90)
         run_ok(check)
         assert sinks.logs == 0
     measured: dict[str, dict[str, float]] = {}

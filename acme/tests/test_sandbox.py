@@ -152,6 +152,9 @@ def test_auth(make_sandbox: Callable[..., AcmeSandbox], http: requests.Session) 
         assert (absent.status_code, error_code(absent)) == (404, 'not_found')
     listing = get(http, sandbox, '/api/v1/streams').json()
     assert [s['id'] for s in listing['data']] == ['prod-web']
+    sandbox.allow_stream('secret')
+    assert listed_ids(http, sandbox) == ['prod-web', 'secret']
+    assert get(http, sandbox, '/api/v1/streams/secret/logs', start_time=iso_utc(T0 - 60)).status_code == 200
 
 
 # Accounts
@@ -624,6 +627,23 @@ def test_streams_listing_paging(make_sandbox: Callable[..., AcmeSandbox], http: 
     logs_token = get(http, sandbox, '/api/v1/streams', limit=1).json()['next_page_token']
     wrong = get(http, sandbox, '/api/v1/streams/s00/logs', page_token=logs_token)
     assert error_code(wrong) == 'invalid_parameter'
+
+
+def test_a_removed_stream_leaves_the_listing_and_its_id_can_be_reused(
+    make_sandbox: Callable[..., AcmeSandbox], http: requests.Session
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.add_stream('audit', created_at='2026-01-04T10:00:00Z')
+    sandbox.add_logs('audit', [{'id': 'a', 'timestamp': iso_utc(T0 - 60), 'message': 'old'}])
+
+    sandbox.remove_stream('audit')
+
+    assert listed_ids(http, sandbox) == []
+    assert error_code(get(http, sandbox, '/api/v1/streams/audit/logs', start_time=iso_utc(T0 - 600))) == 'not_found'
+    sandbox.add_stream('audit', created_at='2026-06-01T00:00:00Z')
+    (listed,) = get(http, sandbox, '/api/v1/streams').json()['data']
+    assert parse_rfc3339(listed['created_at']) == parse_rfc3339('2026-06-01T00:00:00Z')
+    assert crawl(http, sandbox, 'audit', start_time=iso_utc(T0 - 600))[0] == []
 
 
 # Stats

@@ -58,6 +58,12 @@ def test_nanoseconds_are_kept():
     assert parse_rfc3339('2026-11-26T18:42:38.000000001Z') - parse_rfc3339('2026-11-26T18:42:38Z') == 1
 
 
+@pytest.mark.parametrize('text', ['2026-11-26t18:42:38.5z', '2026-11-26T18:42:38.5z', '2026-11-26 19:42:38.5+01:00'])
+def test_the_other_spellings_rfc_3339_allows(text):
+    # Parsed twice: once learning its parts, once looking them up.
+    assert parse_rfc3339(text) == parse_rfc3339(text) == parse_rfc3339('2026-11-26T18:42:38.5Z')
+
+
 @pytest.mark.parametrize(
     'text',
     [

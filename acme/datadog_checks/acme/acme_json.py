@@ -19,20 +19,25 @@ from __future__ import annotations
 import json as stdlib_json
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from .compat import json
 
 try:
-    from orjson import dumps as _fast_encode
+    from orjson import dumps as _orjson_dumps
 except ImportError:  # the Agent ships orjson; this keeps tests and odd installs working without it
-    _fast_encode = None
+    _orjson_dumps = None
 
-# An integer orjson would turn into a float has 19 digits or more (beyond 64 bits). Looked for as a run of 19
-# digits, with digits mapped to '0' and all else to 'x': a tenth of orjson's own time per page, where a regular
-# expression takes twice orjson's. A run inside a string only costs that page the slower decoder.
-_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))
-_WIDE_INTEGER = b'0' * 19
+# An integer orjson would turn into a float has 19 digits or more (beyond 64 bits), right after ':', ',', '[' or
+# whitespace, and a '-' maybe. Looked for in a copy of the page where digits become '0', those five ':', '-' stays
+# and all else 'x', as a run of 19 '0' (quick to find, 'x' being most of a page), then checked for what precedes
+# it: about half of orjson's own time per page. Such a run inside a string only costs a look at what precedes it.
+_NUMBER_SHAPES = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x3A if byte in b':,[ \t\n\r' else 0x2D if byte == 0x2D else 0x78
+    for byte in range(256)
+)
+_RUN = b'0' * 19
+_ZERO, _COLON, _MINUS = 0x30, 0x3A, 0x2D
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
 _WHITESPACE = ' \t\n\r'
 _STDLIB_ENCODER = stdlib_json.JSONEncoder(ensure_ascii=False, separators=(',', ':'), allow_nan=False)
@@ -58,7 +63,7 @@ class UnencodableLog(ValueError):
 
 def decode_page(content: bytes) -> Any:
     """Decode an answer's body; raise ValueError if it is not JSON at all."""
-    if content.translate(_DIGITS_ONLY).find(_WIDE_INTEGER) < 0:
+    if not _has_wide_integer(content):
         try:
             return json.decode(content)
         except ValueError:
@@ -84,17 +89,62 @@ def decode_page(content: bytes) -> Any:
     return page
 
 
-def encode_line(log: dict[str, Any]) -> bytes:
-    """The UTF-8 JSON line the Agent is given for `log`; raise UnencodableLog if there is none."""
-    if _fast_encode is not None:
-        try:
-            return _fast_encode(log)
-        except (TypeError, ValueError):
-            pass  # an integer beyond 64 bits, or nesting beyond orjson's limit
+def _has_wide_integer(content: bytes) -> bool:
+    shapes = content.translate(_NUMBER_SHAPES)
+    found = shapes.find(_RUN)
+    while found >= 0:
+        start = end = found
+        while start and shapes[start - 1] == _ZERO:
+            start -= 1
+        while end < len(shapes) and shapes[end] == _ZERO:
+            end += 1
+        before = shapes[start - 1] if start else _COLON
+        if before == _COLON or (before == _MINUS and start >= 2 and shapes[start - 2] == _COLON):
+            return True
+        found = shapes.find(_RUN, end)
+    return False
+
+
+def encode_exact(value: Any) -> bytes:
+    """The standard library's UTF-8 JSON, every value as it is; raise UnencodableLog if there is none."""
     try:
-        return _STDLIB_ENCODER.encode(log).encode()
+        return _STDLIB_ENCODER.encode(value).encode()
     except (TypeError, ValueError, RecursionError) as e:
         raise UnencodableLog(f'{type(e).__name__}: {e}') from None
+
+
+# orjson's UTF-8 JSON, raising TypeError or ValueError for what orjson cannot write (integers beyond 64 bits, nesting
+# beyond 254 levels) and `encode_exact` can. orjson's own function: this is called once per log.
+encode_fast: Callable[[Any], bytes] = _orjson_dumps if _orjson_dumps is not None else encode_exact
+
+
+def flatten_deep_fields(fields: dict[str, Any], *, max_nesting: int) -> list[str]:
+    """Replace each value of `fields` nested deeper than `max_nesting` levels with its JSON text; return their keys.
+
+    For the Agent's lines to stay readable by orjson (1,024 levels at most), whichever Python decoded them: newer
+    Pythons' own decoder goes deeper than orjson does.
+    """
+    flattened = []
+    for key, value in fields.items():
+        if isinstance(value, (dict, list)) and _nesting(value) > max_nesting:
+            fields[key] = RawJson(_STDLIB_ENCODER.encode(value))
+            flattened.append(key)
+    return flattened
+
+
+def _nesting(value: Any) -> int:
+    """How many containers deep `value` goes, without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _stdlib_decode(text: str | bytes) -> Any:

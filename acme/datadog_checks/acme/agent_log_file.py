@@ -103,6 +103,17 @@ class AgentLogFile:
         self.sent += size
         return ADMIT
 
+    def room(self) -> int:
+        """Bytes that can go without asking `admit` line by line (`take` them); 0 before a run's first line."""
+        if not self.sent:
+            return 0
+        return max(0, min(self.budget - self.sent, self.cap - self.size))
+
+    def take(self, size: int) -> None:
+        """Count `size` bytes that went within `room()`."""
+        self.size += size
+        self.sent += size
+
     def end_run(self) -> None:
         if self.sent:
             self._last_write = self._clock.monotonic()

@@ -24,7 +24,7 @@ from .identity import cursor_key, endpoint_digest
 from .metrics import CrawlMetrics
 from .page import STALE
 from .ratelimit import RateLimiter
-from .run_time import RunTime, unlimited
+from .run_time import RunTime
 from .stream import AcmeLogStream
 from .visit_order import VisitOrder
 from .window import WindowPlanner
@@ -51,14 +51,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
         self.metrics = CrawlMetrics(self)
-        self.acme_clock = AcmeClock(clock=self.clock)
-        self.run_time = unlimited(self.clock)
         self.visit_order = VisitOrder()
         # Queries a visit stopped in the middle of, by cursor key; only this instance may continue them.
         self.open_queries: dict[str, OpenQuery] = {}
         self._streams: dict[str, AcmeLogStream] = {}  # by cursor key: the streams whose cursor is in hand
         self._due: deque[AcmeLogStream] = deque()
-        # Built by the first run, once the configuration is validated.
+        # Built by the first run, once the configuration is validated (and a test may have set `clock`).
+        self.acme_clock: AcmeClock
+        self.run_time: RunTime
         self._client: AcmeClient
         self.directory: StreamDirectory
         self.windows: WindowPlanner
@@ -69,7 +69,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     def _set_up(self) -> None:
         config = self.config
         self.register_secret(config.api_token)
-        self.acme_clock = AcmeClock(clock=self.clock)  # the clock is set on the instance by tests and the demo
+        self.acme_clock = AcmeClock(clock=self.clock)
         self._client = AcmeClient(
             http=self.http,
             url=config.url,
@@ -83,7 +83,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         )
         configured = tuple(dict.fromkeys(config.streams)) if config.streams else None
         if config.streams and len(configured or ()) < len(config.streams):
-            self.log.warning('`streams` lists some streams more than once; each is crawled once')
+            twice = sorted({stream for stream in config.streams if config.streams.count(stream) > 1})
+            self.warning('`streams` lists %s more than once; each stream is crawled once', ', '.join(twice))
         self.directory = StreamDirectory(
             client=self._client, clock=self.clock, configured=configured, warn=self.warning
         )
@@ -221,15 +222,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         return AcmeLogStream(check=self, name=info.id, key=key, client=self._client)
 
     def _visit(self, stream: AcmeLogStream) -> None:
-        submitted = sent_bytes = 0
+        submitted = 0
+        sent_before = self.log_file.sent
         send, check_id, cursors = datadog_agent.send_log, self.check_id, self.cursors
         position = cursors.current(stream.key)
         try:
             for record in stream.records(cursor=position.to_cursor() if position else None):
-                line = record.line
-                send(line.decode(), check_id)
+                send(record.line.decode(), check_id)
                 submitted += 1
-                sent_bytes += len(line) + 1
                 if record.cursor is not None:
                     cursors.save(stream.key, Position.from_cursor(record.cursor))
         except StreamUnavailable as e:
@@ -240,7 +240,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             self.log.debug('Nothing to read yet, %s', e.describe())
             stream.caught_up = True
         finally:
-            self._report_visit(stream, submitted, sent_bytes)
+            self._report_visit(stream, submitted, self.log_file.sent - sent_before)
 
     def _report_visit(self, stream: AcmeLogStream, submitted: int, sent_bytes: int) -> None:
         self.metrics.submitted(stream.name, submitted, sent_bytes)

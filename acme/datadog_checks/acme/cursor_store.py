@@ -70,13 +70,14 @@ class CursorStore:
         """Write `position` into the slot that does not hold the newest cursor; call `load(key)` first."""
         current = self._newest.get(key)
         slot = _Slot(0, 0) if current is None else _Slot(1 - current.slot, current.sequence + 1)
-        self._write(key + SLOTS[slot.slot], _encode(slot.sequence, position))
+        self._write(key + SLOTS[slot.slot], encode_entry(slot.sequence, position))
         # Only once the write returned: after a failed one, the next write goes to the same slot again.
         self._newest[key] = slot
         self._positions[key] = position
 
 
-def _encode(sequence: int, position: Position) -> str:
+def encode_entry(sequence: int, position: Position) -> str:
+    """The text of one slot: a cursor, its sequence number and their checksum."""
     cursor = position.to_cursor()
     return json.encode({'seq': sequence, 'cursor': cursor, 'crc': _checksum(sequence, cursor)})
 

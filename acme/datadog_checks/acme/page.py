@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord
 
-from .acme_json import UnencodableLog, encode_line
+from .acme_json import UnencodableLog, encode_fast
 from .agent_log_file import STOP, TOO_LARGE
 from .cursor import Position
+from .log_format import encode_log
 from .timestamps import parse_rfc3339
 
 if TYPE_CHECKING:
@@ -36,7 +37,9 @@ class AcmeLogRecord(LogRecord):
     __slots__ = ('line',)
 
     def __init__(self, data: dict[str, Any], line: bytes, *, cursor: dict[str, Any] | None = None) -> None:
-        super().__init__(data, cursor=cursor)
+        # The slots of LogRecord, set here rather than through its __init__: one call per log less.
+        self.data = data  # type: ignore[misc]  # LogRecord's slots, which mypy misses
+        self.cursor = cursor  # type: ignore[misc]
         self.line = line
 
 
@@ -88,50 +91,63 @@ def read_page(
     page's logs were submitted.
     """
     last_nanos, last_id = outcome.position
-    admit = log_file.admit
     held: AcmeLogRecord | None = None
     stale = 0
-    for raw in logs:
-        try:
-            nanos, log_id, message = parse_rfc3339(raw['timestamp']), raw['id'], raw['message']
-            if type(log_id) is not str or not log_id or type(message) is not str:
-                raise ValueError('`id` must be a non-empty string and `message` a string')
-        except Exception as e:  # anything ACME sends, any shape: skipped here rather than stopping the stream
-            outcome.skip(MALFORMED, raw, e)
-            continue
-        if nanos <= last_nanos and (nanos < last_nanos or log_id <= last_id):
-            continue  # already handled: a restarted query, or the tie at the cursor
-        if nanos >= end:
-            outcome.reached_end = True
-            break
-        if nanos < stale_line:
-            last_nanos, last_id = nanos, log_id
-            stale += 1
-            continue
-        try:
-            data = shape(raw, nanos)
-            line = encode_line(data)
-        except UnencodableLog as e:
-            last_nanos, last_id = nanos, log_id
-            outcome.skip(UNENCODABLE, raw, e)
-            continue
-        except Exception as e:
-            last_nanos, last_id = nanos, log_id
-            outcome.skip(MALFORMED, raw, e)
-            continue
-        verdict = admit(len(line) + 1)  # the Agent adds a newline
-        if verdict:
-            if verdict == STOP:
-                outcome.out_of_bytes = True
+    # Lines that fit in `room` go without a call each; what they took is counted once, however the page ends.
+    room = allowed = log_file.room()
+    try:
+        for raw in logs:
+            try:
+                nanos = parse_rfc3339(raw['timestamp'])
+                log_id = raw['id']
+                if log_id.__class__ is not str or not log_id:
+                    raise ValueError('`id` must be a non-empty string')
+            except Exception as e:  # anything ACME sends, any shape: skipped here rather than stopping the stream
+                outcome.skip(MALFORMED, raw, e)
+                continue
+            if nanos <= last_nanos and (nanos < last_nanos or log_id <= last_id):
+                continue  # already handled: a restarted query, or the tie at the cursor
+            if nanos >= end:
+                outcome.reached_end = True
                 break
-            assert verdict == TOO_LARGE
+            if nanos < stale_line:
+                last_nanos, last_id = nanos, log_id
+                stale += 1
+                continue
+            try:
+                data = shape(raw, nanos)  # raises for a log without a string `message`
+                try:
+                    line = encode_fast(data)
+                except (TypeError, ValueError):  # what orjson cannot write
+                    line = encode_log(data)
+            except UnencodableLog as e:
+                last_nanos, last_id = nanos, log_id
+                outcome.skip(UNENCODABLE, raw, e)
+                continue
+            except Exception as e:
+                last_nanos, last_id = nanos, log_id
+                outcome.skip(MALFORMED, raw, e)
+                continue
+            room -= len(line) + 1  # the Agent adds a newline
+            if room < 0:
+                room += len(line) + 1
+                log_file.take(allowed - room)
+                verdict = log_file.admit(len(line) + 1)
+                if verdict == STOP:
+                    room = allowed = 0
+                    outcome.out_of_bytes = True
+                    break
+                room = allowed = log_file.room()
+                if verdict == TOO_LARGE:
+                    last_nanos, last_id = nanos, log_id
+                    outcome.skip(TOO_LARGE_FOR_AGENT, raw, None)
+                    continue
             last_nanos, last_id = nanos, log_id
-            outcome.skip(TOO_LARGE_FOR_AGENT, raw, None)
-            continue
-        last_nanos, last_id = nanos, log_id
-        if held is not None:
-            yield held
-        held = AcmeLogRecord(data, line)
+            if held is not None:
+                yield held
+            held = AcmeLogRecord(data, line)
+    finally:
+        log_file.take(allowed - room)
 
     if stale:
         outcome.skipped.setdefault(STALE, Skipped()).count += stale
@@ -141,6 +157,6 @@ def read_page(
         outcome.reached_end = True
         outcome.position = max(outcome.position, Position.before(end))
     if held is not None:
-        held.cursor = outcome.position.to_cursor()
+        held.cursor = outcome.position.to_cursor()  # type: ignore[misc]  # a LogRecord slot mypy misses
         outcome.carried = outcome.position
         yield held

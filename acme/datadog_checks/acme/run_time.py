@@ -46,8 +46,3 @@ class RunTime:
         if self._paused_with is not None:
             self._deadline = self._clock.monotonic() + max(0.0, self._paused_with)
             self._paused_with = None
-
-
-def unlimited(clock: Clock) -> RunTime:
-    """For requests outside a run (none today); a run's own RunTime replaces it."""
-    return RunTime(clock=clock, seconds=float('inf'))

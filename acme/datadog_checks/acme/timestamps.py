@@ -24,24 +24,22 @@ _RFC3339 = re.compile(
 # Scale of a fraction by its number of digits: '5' is 500_000_000 ns, '000000005' is 5 ns.
 _FRACTION_SCALE = [10 ** (9 - digits) for digits in range(10)]
 
-# Parsing is most of the crawler's own work per log. Logs come in time order, so the hour, the minute and
-# second, and the offset of a timestamp were almost always seen before: each part is validated once, then
-# looked up. Only valid parts are learned, so the tables stay small (an hour is dropped when too many pile up).
-_hours: dict[str, int] = {}
-_clock_times: dict[str, int] = {}  # ':MM:SS' -> seconds, at most 3600
+# Parsing is a large part of the crawler's own work per log. Logs come in time order, so the date, hour, minute and
+# second of a timestamp, and its offset, were almost always seen before: each is validated once, then looked up.
+# Only valid parts are learned, so the tables stay small (the seconds are forgotten when too many pile up).
+_seconds: dict[str, int] = {}  # 'YYYY-MM-DDTHH:MM:SS' -> seconds since the epoch
 _offsets: dict[str, int] = {}  # '+HH:MM' -> seconds east of UTC, at most 2880
-_MAX_HOURS = 4096
+_MAX_SECONDS = 100_000
 
 
 def parse_rfc3339(text: str) -> int:
     """Return the instant `text` names, in nanoseconds since the epoch; raise ValueError if it is not RFC 3339."""
     try:
-        seconds = _hours[text[:13]] + _clock_times[text[13:19]]
-        tail = text[19:]
-        if tail[-1] in 'Zz':
-            offset, fraction = 0, tail[:-1]
+        seconds = _seconds[text[:19]]
+        if text[-1] in 'Zz':
+            offset, fraction = 0, text[19:-1]
         else:
-            offset, fraction = _offsets[tail[-6:]], tail[:-6]
+            offset, fraction = _offsets[text[-6:]], text[19:-6]
     except (KeyError, IndexError, TypeError):
         return _parse_and_learn(text)
     if not fraction:
@@ -63,10 +61,14 @@ def _parse_and_learn(text: str) -> int:
     except ValueError:
         raise ValueError(f'not a calendar date: {text!r}') from None
 
-    if len(_hours) >= _MAX_HOURS:
-        _hours.clear()
-    _hours[hour] = (day.toordinal() - _EPOCH_ORDINAL) * 86400 + int(hour[11:13]) * 3600
-    _clock_times[clock_time] = int(clock_time[1:3]) * 60 + int(clock_time[4:6])
+    if len(_seconds) >= _MAX_SECONDS:
+        _seconds.clear()
+    _seconds[hour + clock_time] = (
+        (day.toordinal() - _EPOCH_ORDINAL) * 86400
+        + int(hour[11:13]) * 3600
+        + int(clock_time[1:3]) * 60
+        + int(clock_time[4:6])
+    )
     if zone not in ('Z', 'z'):
         _offsets[zone] = (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60) * (1 if zone[0] == '+' else -1)
     return parse_rfc3339(text)

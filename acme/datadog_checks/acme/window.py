@@ -9,6 +9,7 @@ ingestion delay never changes. The Agent's stands in for the intake's, which ref
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .cursor import Position
@@ -29,8 +30,12 @@ class WindowPlanner:
         self._initial_lookback = initial_lookback
 
     def end(self) -> int:
-        """The exclusive end of a query made now: final on ACME's clock, and never in the future of either clock."""
-        return seconds_to_nanos(self._acme_clock.earliest_now() - self._ingestion_delay)
+        """The exclusive end of a query made now: final on ACME's clock, and never in the future of either clock.
+
+        A whole second, as ACME's `Date` is: then the answer's own `Date` (see final_before) never cuts the query
+        short unless the estimate of ACME's clock was wrong.
+        """
+        return seconds_to_nanos(math.floor(self._acme_clock.earliest_now()) - self._ingestion_delay)
 
     def final_before(self, acme_time: float) -> int:
         """What was final when ACME answered at `acme_time` (its `Date`), by ACME's own clock."""

@@ -272,6 +272,11 @@ class AcmeSandbox:
                 raise ValueError(f'stream {stream_id!r} already exists')
             account.streams[stream_id] = Stream(stream_id, blob, StreamLogs())
 
+    def remove_stream(self, stream_id: str, *, token: str | None = None) -> None:
+        """Delete a stream and its logs: it leaves the listing and answers 404; its id may be used again."""
+        with self._lock:
+            del self._accounts.named_by(token).streams[stream_id]
+
     def add_logs(self, stream_id: str, logs: Iterable[LogSpec], *, token: str | None = None) -> int:
         """Store logs (API dicts, optionally with `visible_at`); returns how many were added."""
         stream = self._stream(stream_id, token)
@@ -309,6 +314,11 @@ class AcmeSandbox:
             raise ValueError('status must be 403 or 404')
         with self._lock:
             self._accounts.named_by(token).forbidden[stream_id] = status
+
+    def allow_stream(self, stream_id: str, *, token: str | None = None) -> None:
+        """Undo `forbid_stream`: the stream is readable and listed again."""
+        with self._lock:
+            self._accounts.named_by(token).forbidden.pop(stream_id, None)
 
     def prune(self) -> int:
         """Drop logs past retention (memory only: serving already hides them)."""
