@@ -24,11 +24,7 @@ _OUTSIDE_FILE_NAME_CHARS = re.compile(r'[^a-zA-Z0-9_-]')
 
 def write_file(path: Path, data: bytes) -> None:
     """Go's os.WriteFile: open (create, truncate), write, close."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    _write(path, data, os.O_TRUNC, 0o600)
 
 
 def write_torn(path: Path, data: bytes, length: int) -> None:
@@ -38,7 +34,11 @@ def write_torn(path: Path, data: bytes, length: int) -> None:
 
 def append_bytes(path: Path, data: bytes) -> None:
     """Open with O_APPEND, write, close: once the write returned, a killed writer cannot take the data back."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    _write(path, data, os.O_APPEND, 0o644)
+
+
+def _write(path: Path, data: bytes, mode: int, permissions: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, permissions)
     try:
         os.write(fd, data)
     finally:
