@@ -26,6 +26,8 @@ from datadog_checks.acme.cursor import Position
 from datadog_checks.acme.cursor_store import encode_entry
 from datadog_checks.acme.timestamps import format_rfc3339, seconds_to_nanos
 
+from .conftest import stream_of_cursor_key
+
 INTEGRATION_ROOT = Path(__file__).resolve().parent.parent
 READY_PREFIX = 'ACME sandbox listening on '
 
@@ -185,7 +187,7 @@ class AgentSinks:
     def writes_by_stream(self) -> dict[str, int]:
         by_stream: Counter[str] = Counter()
         for key, count in self.writes_by_key.items():
-            by_stream[key.split('log_cursor_', 1)[1].rsplit('_', 2)[0]] += count
+            by_stream[stream_of_cursor_key(key)] += count
         return dict(sorted(by_stream.items()))
 
 

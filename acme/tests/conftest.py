@@ -196,3 +196,11 @@ def crawl_around(sandbox: AcmeSandbox, instance: dict[str, Any], crawler: Crawle
     assert prod_web == expected_keys({'prod-web': others}, since=0, until=START)
     assert parse_rfc3339(crawler.cursor('audit')['timestamp']) > parse_rfc3339(POISON_AT), 'the cursor went past it'
     return [log for log in crawler.sent() if log['acme']['id'] not in ('a1', 'z9') and stream_of(log) == 'audit']
+
+
+def metric_total(aggregator, name, *tags):
+    return sum(m.value for m in aggregator.metrics(name) if all(tag in m.tags for tag in tags))
+
+
+def deeply_nested(depth: int) -> str:
+    return '{"a":' * depth + '1' + '}' * depth

@@ -7,11 +7,7 @@ import json
 
 import pytest
 
-from .conftest import crawl_around
-
-
-def deeply_nested(depth: int) -> str:
-    return '{"a":' * depth + '1' + '}' * depth
+from .conftest import crawl_around, deeply_nested
 
 
 def log_text(**fields) -> bytes:

@@ -10,8 +10,7 @@ import pytest
 from datadog_checks.acme.acme_clock import AcmeClock
 
 from .clock import FakeClock
-from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
-from .test_metrics import metric_total
+from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed, metric_total
 
 SKEWS = [-120, -45, -20, 0, 20, 45, 120]  # seconds ACME's clock is ahead of the Agent's
 

@@ -8,8 +8,7 @@ import pytest
 from datadog_checks.acme.agent_log_file import MB, SHARE_OF_CAP
 
 from .agent_emulation import IntegrationLogFile, Tailer, integration_log_path
-from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
-from .test_metrics import metric_total
+from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed, metric_total
 
 CAP_MB = 1
 

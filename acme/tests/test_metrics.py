@@ -6,7 +6,7 @@
 from datadog_checks.acme.timestamps import parse_rfc3339
 from datadog_checks.dev.utils import get_metadata_metrics
 
-from .conftest import HOUR, START, expected_keys, feed
+from .conftest import HOUR, START, expected_keys, feed, metric_total
 from .sandbox import Faults
 
 
@@ -17,10 +17,6 @@ def assert_metrics_match_metadata(aggregator, metadata):
     """
     aggregator.assert_metrics_using_metadata(metadata, check_submission_type=True)
     assert sorted(set(metadata) - set(aggregator.metric_names)) == [], 'declared in metadata.csv, never submitted'
-
-
-def metric_total(aggregator, name, *tags):
-    return sum(m.value for m in aggregator.metrics(name) if all(tag in m.tags for tag in tags))
 
 
 def test_every_declared_metric_is_emitted_as_declared(sandbox, instance, crawler, clock, aggregator):

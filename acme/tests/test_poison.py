@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from .conftest import crawl_around
-from .test_bad_data import deeply_nested
+from .conftest import crawl_around, deeply_nested
 
 
 @pytest.fixture

@@ -61,10 +61,6 @@ class AcmeClock:
         low, high = self.offset, _second_extreme(self._highs, largest=False)
         return (low + high) / 2 if high >= low else low
 
-    def now(self) -> float:
-        """A time ACME's clock has certainly reached (within the estimate's robustness)."""
-        return self._clock.time() + self.offset
-
     def earliest_now(self) -> float:
         """The earlier of the Agent's clock and ACME's: promises about "now" hold on both."""
         return self._clock.time() + min(0.0, self.offset)

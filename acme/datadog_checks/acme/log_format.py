@@ -41,7 +41,11 @@ def encode_log(log: dict[str, Any]) -> bytes:
     try:
         return encode_fast(log)
     except (TypeError, ValueError):
-        pass
+        return encode_exactly(log)
+
+
+def encode_exactly(log: dict[str, Any]) -> bytes:
+    """`encode_log` for a log orjson could not write."""
     flattened = flatten_deep_fields(log['acme'], max_nesting=MAX_FIELD_NESTING)
     if flattened:
         notes = log.setdefault(CRAWLER_FIELDS, {})

@@ -16,7 +16,7 @@ from datadog_checks.base.checks.logs.crawler.stream import LogRecord
 from .acme_json import UnencodableLog, encode_fast
 from .agent_log_file import STOP, TOO_LARGE
 from .cursor import Position
-from .log_format import encode_log
+from .log_format import encode_exactly
 from .timestamps import parse_rfc3339
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def read_page(
                 try:
                     line = encode_fast(data)
                 except (TypeError, ValueError):  # what orjson cannot write
-                    line = encode_log(data)
+                    line = encode_exactly(data)
             except UnencodableLog as e:
                 last_nanos, last_id = nanos, log_id
                 outcome.skip(UNENCODABLE, raw, e)
