@@ -20,11 +20,10 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Callable
 
-from datadog_checks.acme import ratelimit
+from datadog_checks.acme import client as ratelimit
 from datadog_checks.acme.compat import json
-from datadog_checks.acme.cursor import Position
-from datadog_checks.acme.cursor_store import encode_entry
-from datadog_checks.acme.timestamps import format_rfc3339, seconds_to_nanos
+from datadog_checks.acme.cursors import Position, encode_slot
+from datadog_checks.acme.timing import format_rfc3339, seconds_to_nanos
 
 from .conftest import stream_of_cursor_key
 
@@ -201,7 +200,7 @@ def forget_crawl_state(check, sinks: AgentSinks) -> None:
 
 def cursor_entry(seconds: float) -> str:
     """A stored cursor slot meaning "everything before `seconds` is done", newer than any the check wrote."""
-    return encode_entry(10**9, Position.before(seconds_to_nanos(seconds)))
+    return encode_slot(10**9, json.encode(Position.before(seconds_to_nanos(seconds)).to_cursor()))
 
 
 @dataclass

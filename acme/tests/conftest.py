@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from datadog_checks.acme import AcmeCheck
-from datadog_checks.acme.cursor_store import SLOTS, CursorStore
-from datadog_checks.acme.timestamps import parse_rfc3339
+from datadog_checks.acme.cursors import CURSOR_PREFIX, SLOTS, InvalidCursor, Position, decode_slot, endpoint_digest
+from datadog_checks.acme.timing import parse_rfc3339
 
 from .clock import FakeClock
 from .sandbox import AcmeSandbox, generate_logs
@@ -102,25 +102,40 @@ class Crawler:
     def sent_keys(self) -> list[tuple[str, str]]:
         return [(stream_of(log), log['acme']['id']) for log in self.sent()]
 
+    def stream_name(self, stream: str) -> str:
+        """The name (hence the cursor's) of the crawled stream with that ACME id."""
+        return self.check.directory.streams[stream].name
+
     def cursor_key(self, stream: str) -> str:
-        """The cursor key of the crawled stream with that id."""
-        (key,) = [key for key, crawled in self.check._streams.items() if crawled.name == stream]
-        return key
+        """The Agent's persistent-cache key of that stream's cursor, before its slot suffix."""
+        return f'acme:{endpoint_digest(self.check.config.url)}_{CURSOR_PREFIX}{self.stream_name(stream)}'
 
     def cursor(self, stream: str) -> dict[str, str] | None:
-        """The stored cursor of the crawled stream with that id, as a new check would read it."""
-        position = CursorStore(read=self.check.read_persistent_cache, write=_no_write).load(self.cursor_key(stream))
-        return position.position.to_cursor() if position.position else None
+        """The stored cursor of the crawled stream with that id, as a new check would read it from the Agent."""
+        return stored_cursor(self._agent, self.cursor_key(stream))
 
     def damage_cursor(self, stream: str, text: str) -> None:
         """Overwrite every slot of a stream's stored cursor with `text`."""
-        key = self.cursor_key(stream)
         for slot in SLOTS:
-            self.check.write_persistent_cache(key + slot, text)
+            self._agent.write_persistent_cache(self.cursor_key(stream) + slot, text)
 
 
-def _no_write(key: str, value: str) -> None:
-    raise AssertionError('read only')
+def stored_cursor(datadog_agent, key: str) -> dict[str, str] | None:
+    """The newest valid slot of the cursor stored under the Agent's persistent-cache `key`, decoded."""
+    newest = None
+    for slot in SLOTS:
+        try:
+            sequence, value = decode_slot(datadog_agent.read_persistent_cache(key + slot))
+        except InvalidCursor:
+            continue
+        if newest is None or sequence > newest[0]:
+            newest = (sequence, json.loads(value))
+    return newest[1] if newest else None
+
+
+def slot_position(text: str) -> Position:
+    """The cursor position one slot of the Agent's persistent cache holds (`CursorCache`'s format)."""
+    return Position.from_cursor(json.loads(decode_slot(text)[1]))
 
 
 def stream_of_cursor_key(key: str) -> str:

@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datadog_checks.acme.cursor import Position
-from datadog_checks.acme.cursor_store import decode_entry
-from datadog_checks.acme.timestamps import parse_rfc3339
+from datadog_checks.acme.cursors import CURSOR_PREFIX, Position
+from datadog_checks.acme.timing import parse_rfc3339
 
 from .agent_emulation import PersistentCacheDir, Tailer, integration_log_path
-from .conftest import STREAMS, stream_of, stream_of_cursor_key
+from .conftest import STREAMS, slot_position, stream_of, stream_of_cursor_key
 from .crash_child import CHECK_ID, NO_SELF_KILL, READY, SELF_KILLS, intents_path
 
 INTEGRATION_ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +178,9 @@ class AgentRestarts:
         for number, intent in enumerate(intents, 1):
             if number == len(intents) and self.cache.read(intent['key']) != intent['value']:
                 continue  # torn, or not begun: the kill came first
-            stream, position = stream_of_cursor_key(intent['key']), decode_entry(intent['value'])[1]
+            if CURSOR_PREFIX not in intent['key']:
+                continue  # what the check remembers of a stream's creation
+            stream, position = stream_of_cursor_key(intent['key']), slot_position(intent['value'])
             self.written[stream] = position
             life.cursors_written.append((stream, position))
 

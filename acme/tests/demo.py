@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from datadog_checks.acme import AcmeCheck
-from datadog_checks.acme.cursor import Position
+from datadog_checks.acme.cursors import Position
 from datadog_checks.base.stubs import aggregator, datadog_agent
 
 SANDBOX_TOKEN = 'sandbox-token'
@@ -172,11 +172,12 @@ def report_run(run: int, check: AcmeCheck, cursors: DiskCursors, args: argparse.
         f'run {run}: {len(logs)} logs in {took:.2f} s, {cursors.writes - writes_before} cursor writes'
         + (f', ACME\'s clock {skew:+.1f} s from this host\'s' if skew is not None else '')
     )
-    for key, stream in sorted(check._streams.items(), key=lambda item: item[1].name):
-        position = check.cursors.current(key)
+    for stream in sorted(check.directory.streams.values(), key=lambda stream: stream.stream_id):
+        cursor = check.get_log_cursor(stream.name)  # the base package's API: the cursor the last page wrote
+        name = stream.stream_id
         print(
-            f'  {stream.name:<20} submitted {per_stream[stream.name]:>6}  skipped {skipped[stream.name]:>4}  '
-            f'{describe(position)}'
+            f'  {name:<20} submitted {per_stream[name]:>6}  skipped {skipped[name]:>4}  '
+            f'{describe(Position.from_cursor(cursor) if cursor else None)}'
         )
     for log in logs[: args.show]:
         print('  ' + json.dumps(log, ensure_ascii=False)[:400])

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from datadog_checks.acme import AcmeCheck
-from datadog_checks.acme.timestamps import seconds_to_nanos
+from datadog_checks.acme.timing import seconds_to_nanos
 
 from .bench_support import (
     AgentSinks,

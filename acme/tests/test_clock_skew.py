@@ -3,11 +3,7 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """ACME's clock counts, not the Agent's: no loss, no refused query and no extra 429 when the two disagree."""
 
-from email.utils import formatdate
-
 import pytest
-
-from datadog_checks.acme.acme_clock import AcmeClock
 
 from .clock import FakeClock
 from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed, metric_total
@@ -62,41 +58,3 @@ def test_rate_limit_resets_are_read_on_acmes_clock(sandbox, instance, crawler, c
     assert stats.by_status.get(429, 0) == 0, 'X-RateLimit-Reset compared with the wrong clock sends too early'
     assert len(crawler.sent()) > 10 * 60 * 5  # and it did not wait longer than needed either (rough)
     assert set(crawler.sent_keys()) <= set(expected_keys(logs, since=START - HOUR, until=START))
-
-
-class TestAcmeClock:
-    """The estimate from `Date` headers (second precision) is never ahead of ACME, and one odd answer is ignored."""
-
-    def observe(self, acme: AcmeClock, agent: FakeClock, acme_now: float, *, latency: float = 0.05) -> None:
-        sent = agent.time()
-        acme.observe(formatdate(acme_now, usegmt=True), sent_at=sent, received_at=sent + latency)
-
-    def test_the_offset_is_a_lower_bound_that_tightens(self):
-        agent = FakeClock(START)
-        acme = AcmeClock(clock=agent)
-        for _step in range(16):
-            agent.advance(0.37)  # answers at many phases of ACME's second
-            self.observe(acme, agent, agent.time() - 42.3)
-
-        assert -42.3 - 0.15 <= acme.offset <= -42.3
-        assert abs(acme.skew - -42.3) < 0.15
-
-    def test_one_odd_answer_cannot_put_the_estimate_ahead_of_acme(self):
-        agent = FakeClock(START)
-        acme = AcmeClock(clock=agent)
-        for _step in range(8):
-            agent.advance(0.37)
-            self.observe(acme, agent, agent.time() + 10)
-        before = acme.offset
-
-        self.observe(acme, agent, agent.time() + 3600)  # a proxy's Date, an hour off
-
-        assert before <= acme.offset <= 10
-        assert acme.earliest_now() == agent.time()
-
-    @pytest.mark.parametrize('date', [None, '', 'yesterday', 'Mon, 99 Foo 2026 99:99:99 GMT'])
-    def test_answers_without_a_readable_date_teach_nothing(self, date):
-        acme = AcmeClock(clock=FakeClock(START))
-
-        assert acme.observe(date, sent_at=START, received_at=START) is None
-        assert not acme.known and acme.offset == 0.0 and acme.skew is None

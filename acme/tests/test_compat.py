@@ -7,7 +7,7 @@ import certifi
 import pytest
 
 from datadog_checks.acme.compat import json
-from datadog_checks.acme.identity import endpoint_digest
+from datadog_checks.acme.cursors import endpoint_digest
 
 from .conftest import HOUR, START, expected_keys, feed
 
@@ -41,15 +41,21 @@ def test_a_check_with_tls_ca_cert_crawls(sandbox, instance, crawler):
     assert sorted(crawler.sent_keys()) == sorted(expected_keys(logs, since=START - HOUR, until=START - 60))
 
 
-def test_cursor_keys_are_the_same_on_every_base(make_check, instance, datadog_agent):
-    check = make_check(instance)
-    check.load_configuration_models()
+def test_cursor_keys_are_the_same_on_every_base(sandbox, instance, crawler, datadog_agent):
+    check = crawler.start(instance)
+    crawler.run()
 
-    check.write_persistent_cache('log_cursor_x_0', 'v')
+    check.write_persistent_cache('acme_note', 'v')
 
-    # The layout of base >= 37.20.0, `<check name>:<persistent_cache_id>_<key>`, with acme's own stable id.
-    assert datadog_agent._cache == {f'acme:{endpoint_digest(instance["url"])}_log_cursor_x_0': 'v'}
-    assert check.read_persistent_cache('log_cursor_x_0') == 'v'
+    # The layout of base >= 37.20.0, `<check name>:<persistent_cache_id>_<key>`, with acme's own stable id, and the
+    # base package's cursor keys `log_cursor_<stream name>`, in two slots.
+    prefix = f'acme:{endpoint_digest(instance["url"])}_'
+    names = sorted(crawler.stream_name(stream) for stream in ('audit', 'prod-web'))
+    assert sorted(datadog_agent._cache) == sorted(
+        [f'{prefix}acme_note', *(f'{prefix}acme_created_{stream}' for stream in ('audit', 'prod-web'))]
+        + [f'{prefix}log_cursor_{name}{slot}' for name in names for slot in ('_0', '_1')]
+    )
+    assert check.read_persistent_cache('acme_note') == 'v'
 
 
 def test_json_encodes_and_decodes_text_and_bytes():

@@ -5,10 +5,20 @@
 
 import pytest
 
-from datadog_checks.acme.cursor_store import decode_entry
-from datadog_checks.acme.timestamps import parse_rfc3339
+from datadog_checks.acme.cursors import CURSOR_PREFIX
+from datadog_checks.acme.timing import parse_rfc3339
 
-from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, feed, stream_of, stream_of_cursor_key
+from .conftest import (
+    HOUR,
+    START,
+    STREAMS,
+    assert_exactly_once,
+    expected_keys,
+    feed,
+    slot_position,
+    stream_of,
+    stream_of_cursor_key,
+)
 
 
 def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):
@@ -68,7 +78,11 @@ def test_quiet_streams_move_their_cursor_to_the_window_end(sandbox, instance, cr
 def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_agent, monkeypatch):
     writes = []
     original = datadog_agent.write_persistent_cache
-    monkeypatch.setattr(datadog_agent, 'write_persistent_cache', lambda k, v: (writes.append(k), original(k, v)))
+    monkeypatch.setattr(
+        datadog_agent,
+        'write_persistent_cache',
+        lambda k, v: (writes.append(k) if CURSOR_PREFIX in k else None, original(k, v)),
+    )
     feed(sandbox, seed='pages', start=START - 30 * 60, end=START - 5 * 60, count=95, late_rate=0, tie_rate=0)
     crawler.start({**instance, 'page_size': 10})
 
@@ -88,8 +102,10 @@ def test_a_cursor_never_passes_a_log_not_yet_submitted(sandbox, instance, crawle
     original = datadog_agent.write_persistent_cache
 
     def write(key: str, value: str) -> None:
+        if CURSOR_PREFIX not in key:
+            return original(key, value)
         stream = stream_of_cursor_key(key)
-        _, cursor = decode_entry(value)
+        cursor = slot_position(value)
         sent = {log['acme']['id'] for log in crawler.sent() if stream_of(log) == stream}
         unsent_at_writes.append(
             [log_id for nanos, log_id in order[stream] if (nanos, log_id) <= cursor and log_id not in sent]

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from datadog_checks.acme.client import BURST, RATE
 from datadog_checks.acme.directory import LISTING_INTERVAL, LISTING_PAGE_SIZE
-from datadog_checks.acme.ratelimit import BURST, RATE
-from datadog_checks.acme.timestamps import parse_rfc3339
+from datadog_checks.acme.timing import parse_rfc3339
 
 from .conftest import START, STREAMS, assert_exactly_once, expected_keys
 from .sandbox import AcmeSandbox

@@ -1,49 +1,48 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""The page loop against arbitrary JSON in every field: it ends, sends every valid log once, passes every other.
+"""The crawl against arbitrary JSON in every field, through the base package's `send_log`: it ends, sends every valid
+log once and as ACME sent it, and passes every other.
 
-Pages are JSON text decoded as the client decodes them, read as the stream reads them, with runs cut short by the
-byte budget at random points and resumed from where they stopped.
+Each example is a stream of the sandbox serving the logs byte for byte, crawled run after run by the real check on
+the base package's loop, with runs cut short by a byte budget at random points and resumed from their cursors.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datadog_checks.acme.acme_json import decode_page
-from datadog_checks.acme.agent_log_file import ADMIT, STOP
-from datadog_checks.acme.cursor import Position
-from datadog_checks.acme.log_format import log_shaper
-from datadog_checks.acme.page import MALFORMED, UNENCODABLE, PageOutcome, read_page
-from datadog_checks.acme.timestamps import format_rfc3339, parse_rfc3339
+from datadog_checks.acme.cursors import Position
+from datadog_checks.acme.timing import format_rfc3339, parse_rfc3339
 
-INSTANTS = [1795690800_000000000 + step * 250_000_000 for step in range(12)]  # ties are likely
-END = INSTANTS[-1] + 1
+from .conftest import START, TOKEN, metric_total
+
+INSTANTS = [1795690800_000000000 + step * 250_000_000 for step in range(12)]  # an hour before START; ties likely
+INT64 = range(-(2**63), 2**64)
+EXAMPLES = itertools.count()
 
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**80), max_value=2**80)  # beyond 64 bits, where orjson rounds
+    | st.integers(min_value=-(2**80), max_value=2**80)  # beyond 64 bits, which orjson can neither read nor write
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
     max_leaves=6,
 )
-timestamps = st.sampled_from(INSTANTS).map(format_rfc3339)
 
 
 @st.composite
-def pages_of_logs(draw) -> list[Any]:
-    """Valid logs in ACME's order, with arbitrary JSON in every optional field, and broken logs anywhere."""
-    ids = draw(st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=25, unique=True))
+def logs_of_a_stream(draw) -> list[Any]:
+    """Valid logs with arbitrary JSON in every optional field, and broken logs anywhere."""
     logs: list[Any] = []
-    for log_id in ids:
-        log = {'id': log_id, 'timestamp': draw(timestamps), 'message': draw(st.text(max_size=10))}
+    for log_id in draw(st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=25, unique=True)):
+        log = {'id': log_id, 'timestamp': format_rfc3339(draw(st.sampled_from(INSTANTS))), 'message': draw(st.text())}
         for field in draw(st.sets(st.sampled_from(['severity', 'service', 'host', 'attributes', 'stream', 'new']))):
             log[field] = draw(json_values)
         broken = draw(st.sampled_from([None, None, None, 'id', 'timestamp', 'message', 'missing', 'whole']))
@@ -54,13 +53,7 @@ def pages_of_logs(draw) -> list[Any]:
         elif broken:
             log[broken] = draw(json_values.filter(lambda value: not isinstance(value, str)))
         logs.append(log)
-    return sorted(logs, key=acme_order)
-
-
-def acme_order(log: Any) -> tuple:
-    """ACME's order for logs with a position; logs without one may sit anywhere (here: first)."""
-    position = position_of(log)
-    return (1, *position) if position else (0,)
+    return logs
 
 
 def position_of(log: Any) -> Position | None:
@@ -76,104 +69,57 @@ def is_valid(log: Any) -> bool:
     return position_of(log) is not None and type(log.get('message')) is str
 
 
-class RunBytes:
-    """The Agent's log file as the page loop sees it: a run may take `lines` lines, at least one."""
-
-    def __init__(self, lines: int) -> None:
-        self.left = lines
-
-    def admit(self, size: int) -> int:
-        self.left -= 1
-        return ADMIT if self.left >= 0 else STOP
-
-    def room(self) -> int:
-        return 0  # every line asks
-
-    def take(self, size: int) -> None:
-        assert size == 0
+def as_orjson_writes(value: Any, path: str = '') -> tuple[Any, list[str]]:
+    """`value` with what orjson cannot write (integers beyond 64 bits) as text, and the paths of those."""
+    if isinstance(value, dict):
+        pairs = [(key, as_orjson_writes(item, f'{path}.{key}' if path else key)) for key, item in value.items()]
+        return {key: kept for key, (kept, _) in pairs}, [p for _, (_, paths) in pairs for p in paths]
+    if isinstance(value, list):
+        items = [as_orjson_writes(item, f'{path}.{index}') for index, item in enumerate(value)]
+        return [kept for kept, _ in items], [p for _, paths in items for p in paths]
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        return str(value), [path]
+    return value, []
 
 
-def crawl(pages: list[list[Any]], *, lines_per_run: int) -> tuple[list[tuple[Position, dict]], PageOutcome]:
-    """Read `pages` like a stream, over as many runs as the byte budget takes; return what was sent, in order.
-
-    Where the budget stops a run, the cursor must already be past every log before the first one not sent.
-    """
-    positions = sorted(position for page in pages for log in page if (position := position_of(log)))
-    valid = sorted(position_of(log) for page in pages for log in page if is_valid(log))
-    sent: list[tuple[Position, dict]] = []
-    outcome = PageOutcome(Position.before(0))
-    for _run in range(1000):
-        outcome.out_of_bytes = False
-        budget = RunBytes(lines_per_run)
-        start = outcome.position
-        for index, page in enumerate(pages):
-            body = json.dumps({'data': page, 'next_page_token': None if index == len(pages) - 1 else 'more'})
-            decoded = decode_page(body.encode())['data']
-            records = read_page(
-                decoded,
-                last=index == len(pages) - 1,
-                end=END,
-                stale_line=0,
-                shape=shape,
-                log_file=budget,
-                outcome=outcome,
-            )
-            sent.extend((Position(*record.data['acme']['__position']), record.data) for record in records)
-            if outcome.out_of_bytes:
-                break
-        else:
-            return sent, outcome
-        assert outcome.position > start, 'a run stopped by the byte budget still moved on'
-        next_unsent = next(position for position in valid if position > outcome.position)
-        passed = [position for position in positions if position < next_unsent]
-        assert not passed or passed[-1] <= outcome.position, 'the cursor stopped short of logs it skipped'
-    raise AssertionError('the crawl did not end')
-
-
-SHAPE = log_shaper('acme_stream:fuzz', None)
-
-
-def shape(raw: dict[str, Any], nanos: int) -> dict[str, Any]:
-    log = SHAPE(raw, nanos)
-    log['acme']['__position'] = (nanos, raw['id'])  # lets the test tell where each record lies
-    return log
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(logs=pages_of_logs(), page_size=st.integers(1, 6), lines_per_run=st.integers(1, 8))
-def test_every_valid_log_is_sent_once_and_every_other_is_passed(logs, page_size, lines_per_run):
-    original = json.loads(json.dumps(logs))  # the page loop takes logs over; keep what ACME sent
-    pages = [logs[start : start + page_size] for start in range(0, len(logs), page_size)] or [[]]
-
-    sent, outcome = crawl(pages, lines_per_run=lines_per_run)
-
-    valid = sorted((position_of(log), log) for log in original if is_valid(log))
-    assert [position for position, _ in sent] == [position for position, _ in valid], 'each valid log once, in order'
-    for (_, data), (_, log) in zip(sent, valid):
-        del data['acme']['__position']
-        assert data['acme'] == {key: value for key, value in log.items() if key != 'message'}, 'kept exactly'
-        assert data['message'] == log['message']
-    assert outcome.position >= Position.before(END), 'the cursor passed every log, skipped ones too'
-    skipped = sum(tally.count for reason, tally in outcome.skipped.items() if reason in (MALFORMED, UNENCODABLE))
-    assert skipped >= len([log for log in original if not is_valid(log)])
-
-
-def test_a_log_no_encoder_can_write_is_skipped_named_and_passed():
-    logs = [{'id': name, 'timestamp': format_rfc3339(INSTANTS[0]), 'message': name} for name in ('a', 'b', 'c')]
-    outcome = PageOutcome(Position.before(0))
-
-    def shape_with_a_set(raw: dict[str, Any], nanos: int) -> dict[str, Any]:
-        log = SHAPE(raw, nanos)
-        if raw['id'] == 'b':
-            log['acme']['set'] = {1, 2}  # not JSON at all
-        return log
-
-    records = list(
-        read_page(
-            logs, last=False, end=END, stale_line=0, shape=shape_with_a_set, log_file=RunBytes(9), outcome=outcome
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(logs=logs_of_a_stream(), page_size=st.integers(1, 6), run_bytes=st.integers(1, 3000), data=st.data())
+def test_every_valid_log_is_sent_once_as_acme_sent_it_and_every_other_is_passed(
+    sandbox, make_check, dd_run_check, datadog_agent, aggregator, clock, logs, page_size, run_bytes, data
+):
+    stream = f'fuzz-{next(EXAMPLES)}'  # one stream per example, in the sandbox all examples share
+    sandbox.add_stream(stream, created_at=START - 86400)
+    sandbox.rate_limits = False
+    clock.advance(START - clock.time())  # each example from START (the fixtures are made once for all)
+    for index, log in enumerate(logs):
+        position = position_of(log) or Position(data.draw(st.sampled_from(INSTANTS)), f'broken-{index}')
+        sandbox.add_raw_log(
+            stream, at=format_rfc3339(position.nanos), sort_id=position.id, raw=json.dumps(log).encode()
         )
-    )
+    datadog_agent.reset()
+    aggregator.reset()
+    datadog_agent._config['logs_enabled'] = True
+    instance = {'url': sandbox.url, 'api_token': TOKEN, 'streams': [stream], 'initial_lookback': 7200}
+    check = make_check({**instance, 'page_size': page_size, 'max_bytes_per_run': run_bytes})
 
-    assert [record.data['message'] for record in records] == ['a', 'c']
-    assert outcome.skipped[UNENCODABLE].count == 1 and outcome.skipped[UNENCODABLE].ids == ["'b'"]
-    assert outcome.position == Position(INSTANTS[0], 'c')
+    for _run in range(len(logs) + 2):  # a run submits a log at least
+        dd_run_check(check)
+        clock.advance(15)
+
+    sent = datadog_agent._sent_logs[check.check_id]
+    valid = sorted((position_of(log), log) for log in logs if is_valid(log))
+    assert [Position(parse_rfc3339(log['acme']['timestamp']), log['acme']['id']) for log in sent] == [
+        position for position, _ in valid
+    ], 'each valid log once, in order'
+    for log, (_, original) in zip(sent, valid):
+        expected, as_text = as_orjson_writes({key: value for key, value in original.items() if key != 'message'})
+        assert log['acme'] == expected, 'kept exactly, what orjson cannot write as its text'
+        assert log.get('acme_crawler', {}).get('as_text', []) == sorted(as_text)
+        assert log['message'] == original['message']
+    (name,) = [crawled.name for crawled in check.directory.streams.values()]
+    assert Position.from_cursor(check.get_log_cursor(name)) > Position(INSTANTS[-1], '\U0010ffff'), 'passed them all'
+    # A broken log has no place to put a cursor after: re-read, it is counted again.
+    assert metric_total(aggregator, 'acme.logs.skipped') >= len([log for log in logs if not is_valid(log)])
+    assert not check.get_warnings() or all(warning.startswith('Skipped ') for warning in check.get_warnings())

@@ -24,17 +24,16 @@ def poison(fields: str) -> bytes:
     return ('{"id":"p1","timestamp":"2026-11-26T11:50:01Z","message":"poison",' + fields + '}').encode()
 
 
-def attributes_text(line: str) -> str:
-    """A line's `acme.attributes` as compact JSON text, whether sent as structure or, too deep, as their text."""
-    start = line.index('"attributes":') + len('"attributes":')
-    if line.startswith('"', start):
-        return json.loads(line)['acme']['attributes']  # kept as its JSON text (acme_crawler.raw_fields)
-    depth = 0
-    for index in range(start, len(line)):
-        depth += {'{': 1, '}': -1}.get(line[index], 0)
-        if depth == 0:
-            return line[start : index + 1]
-    raise AssertionError('unbalanced attributes')
+def restored(log: dict) -> dict:
+    """A submitted log's `acme`, with each value named in `acme_crawler.as_text` decoded back from its text."""
+    acme = json.loads(json.dumps(log['acme']))
+    for path in log.get('acme_crawler', {}).get('as_text', ()):
+        *parents, last = path.split('.')
+        container = acme
+        for key in parents:
+            container = container[key]
+        container[last] = json.loads(container[last])
+    return acme
 
 
 @pytest.mark.parametrize(
@@ -42,13 +41,14 @@ def attributes_text(line: str) -> str:
     [
         pytest.param(
             f'"attributes":{deeply_nested(253)}',
-            lambda log, line: attributes_text(line) == deeply_nested(253),
-            id='attributes 253 levels deep',
+            lambda log, line: restored(log)['attributes'] == json.loads(deeply_nested(253))
+            and log['acme_crawler'] == {'as_text': ['attributes' + '.a' * 249]},
+            id='attributes 253 levels deep: orjson writes 254, the log adds 2; the deepest as text',
         ),
         pytest.param(
             f'"attributes":{deeply_nested(1100)}',
-            lambda log, line: attributes_text(line) == deeply_nested(1100)
-            and log['acme_crawler'] == {'raw_fields': ['attributes']},
+            lambda log, line: log['acme']['attributes'] == deeply_nested(1100)
+            and log['acme_crawler'] == {'as_text': ['attributes']},
             id='attributes 1100 levels deep, as text',
         ),
         pytest.param(
@@ -58,8 +58,9 @@ def attributes_text(line: str) -> str:
         ),
         pytest.param(
             '"attributes":{"big":18446744073709551617,"negative":-9223372036854775809}',
-            lambda log, line: '"big":18446744073709551617,"negative":-9223372036854775809' in line,
-            id='integers beyond 64 bits, to the digit',
+            lambda log, line: '"big":"18446744073709551617","negative":"-9223372036854775809"' in line
+            and restored(log)['attributes'] == {'big': 18446744073709551617, 'negative': -9223372036854775809},
+            id='integers beyond 64 bits, to the digit, as text',
         ),
         pytest.param(
             '"severity":["ERROR"],"service":7,"host":{"name":"web-1"}',
@@ -83,7 +84,7 @@ def test_a_log_hostile_to_json_libraries_is_submitted_exactly_once(sandbox, inst
     assert not crawler.check.get_warnings()
 
 
-def test_a_long_message_is_cut_and_the_check_says_so_where_acme_cannot_collide(sandbox, instance, crawler):
+def test_a_long_message_is_cut_to_the_agents_line_size_and_the_log_says_so(sandbox, instance, crawler, lines):
     message = 'é' * (1024 * 1024 // 2)  # 1 MiB of UTF-8, the most ACME sends
     log = {'id': 'big', 'timestamp': '2026-11-26T11:50:00Z', 'message': message, 'truncated': 'ACME says no'}
     sandbox.add_logs('audit', [log])
@@ -91,8 +92,17 @@ def test_a_long_message_is_cut_and_the_check_says_so_where_acme_cannot_collide(s
 
     crawler.run()
 
-    (sent,) = crawler.sent()
-    assert len(sent['message'].encode()) <= 900_000 and message.startswith(sent['message'])
-    assert sent['acme_crawler'] == {'truncated': True}
+    (sent,), (line,) = crawler.sent(), lines
+    # The Agent splits a line longer than logs_config.max_message_size_bytes (256,000 by default, newline included)
+    # into pieces that are no longer JSON: the line is cut just under it, at a character.
+    assert 255_000 < len(line.encode()) + 1 <= 256_000
+    assert message.startswith(sent['message']) and len(sent['message']) > 127_000
+    assert sent['timestamp'] == 1795693800000 and sent['ddsource'] == 'acme'
+    notes = sent['acme_crawler']
+    assert notes == {'truncated': True, 'original_size': notes['original_size']}
+    notes_text = ',"acme_crawler":' + json.dumps(notes, separators=(',', ':'))
+    uncut = len(line.encode()) - len(sent['message'].encode()) + len(message.encode()) - len(notes_text)
+    assert notes['original_size'] == uncut, 'the size of the line the log would have made'
+
     assert sent['acme']['truncated'] == 'ACME says no'
     assert crawler.cursor('audit')['timestamp'] == '2026-11-26T11:59:00.000000000Z'

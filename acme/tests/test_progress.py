@@ -61,16 +61,18 @@ def test_a_failed_cursor_write_on_a_new_streams_first_page_loses_nothing(
 def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(sandbox, instance, crawler, clock):
     crawler.start(instance)
     crawler.run()
-    crawler.damage_cursor('audit', '{"seq": 1, "cursor": {"timestamp": 17}, "crc": 0}')
-    # On restart `audit` starts over from `initial_lookback` ago; its logs crowd the start of that window. A backlog
-    # on `prod-web`, small pages and a short run (in time, and in bytes: a log) end the first run before `audit`.
+    for stream in ('prod-web', 'audit'):
+        crawler.damage_cursor(stream, '1 0badf00d {"timestamp": 17}')
+    # On restart both start over from `initial_lookback` ago, as streams never read, `prod-web` first (the order of
+    # `streams`); `audit`'s logs crowd the start of that window. A backlog on `prod-web`, small pages and a short run
+    # (in time, and in bytes: a log) end the first run before `audit`.
     restart = clock.time()
     audit = generate_logs(seed='edge', start=restart - HOUR, end=restart - HOUR + 60, count=200, late_rate=0)
     backlog = generate_logs(seed='backlog', start=START - 59, end=START - 46, count=400, late_rate=0)
     sandbox.add_logs('audit', audit)
     sandbox.add_logs('prod-web', backlog)
     crawler.start(
-        {**instance, 'streams': ['audit', 'prod-web'], 'page_size': 5, 'max_run_time': 2, 'max_bytes_per_run': 1}
+        {**instance, 'streams': ['prod-web', 'audit'], 'page_size': 5, 'max_run_time': 2, 'max_bytes_per_run': 1}
     )
     crawler.run()
     assert not [key for key in crawler.sent_keys() if key[0] == 'audit'], 'the first run did not reach it'

@@ -25,8 +25,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
+from .timing import RunOver
+
 if TYPE_CHECKING:
-    from .clock import Clock
+    from .timing import Clock
 
 MB = 1024 * 1024
 # Defaults of the Agent settings when they cannot be read: Agents before 7.7x default the file cap to 10 MB (newer
@@ -43,7 +45,18 @@ SHARE_OF_TOTAL = 0.5
 # of the file, then reads as fast as the logs pipeline takes lines.
 SETTLED_AFTER = 5.0
 
+# The Agent cuts a line longer than `logs_config.max_message_size_bytes` into pieces that are no longer JSON; the
+# intake takes a log of up to 1 MB, whatever that setting says.
+DEFAULT_MAX_MESSAGE_SIZE = 256_000
+INTAKE_MAX_BYTES = 1_000_000
+# The Agent's schedule when `min_collection_interval` is not a positive number of seconds.
+DEFAULT_INTERVAL = 15.0
+
 ADMIT, STOP, TOO_LARGE = range(3)
+
+
+class OutOfBytes(RunOver):
+    """The run handed the Agent all the bytes its integration log file can take now."""
 
 
 class LogFileSettings:
@@ -54,11 +67,14 @@ class LogFileSettings:
         total = _positive(get_config('logs_config.integrations_logs_total_usage'), DEFAULT_TOTAL_USAGE_MB)
         self.cap = int(min(file_max, total * SHARE_OF_TOTAL) * MB)
         self.scan_period = _positive(get_config('logs_config.file_scan_period'), DEFAULT_SCAN_PERIOD)
+        max_message = _positive(get_config('logs_config.max_message_size_bytes'), DEFAULT_MAX_MESSAGE_SIZE)
+        self.line_limit = int(min(max_message, INTAKE_MAX_BYTES))  # bytes, the newline included
         run_path = get_config('logs_config.run_path')
         self.directory = os.path.join(run_path, 'integrations') if isinstance(run_path, str) and run_path else None
 
-    def run_budget(self, *, interval: float, limit: int | None) -> int:
+    def run_budget(self, *, interval: float | None, limit: int | None) -> int:
         """Bytes one run may hand to the Agent: a share of the cap, per tailer scan when runs come faster."""
+        interval = interval if interval and interval > 0 else DEFAULT_INTERVAL
         share = SHARE_OF_CAP * min(1.0, interval / self.scan_period)
         budget = int(self.cap * share)
         return min(budget, limit) if limit else budget
@@ -69,6 +85,7 @@ class AgentLogFile:
 
     def __init__(self, *, settings: LogFileSettings, check_id: str, clock: Clock) -> None:
         self.cap = settings.cap
+        self.line_limit = settings.line_limit
         self._clock = clock
         # The Agent names the file after the check id, ':' replaced by '_'. Where that file is not found (another
         # layout, another host), the size is what this check wrote since it started.

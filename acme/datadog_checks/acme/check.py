@@ -1,40 +1,34 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
+"""The Agent check, on the base package's loop: `process_streams` asks `get_log_streams()` for the next stream, hands
+`records(cursor=get_log_cursor(stream.name))` to `send_log(record.data, cursor=record.cursor, stream=stream.name)`,
+and `send_log` writes the cursor under `log_cursor_<stream name>`. What the check adds sits in the hooks: which
+stream goes next (directory.py), what a stream yields (stream.py), and how a cursor is kept (cursors.py)."""
+
 from __future__ import annotations
 
+import os
 import random
-from collections import deque
 from typing import Iterator
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.base.checks.logs.crawler.base import LogCrawlerCheck
 
-from .acme_clock import AcmeClock
 from .agent_log_file import AgentLogFile, LogFileSettings
-from .client import AcmeClient, StreamInfo
-from .clock import Clock, SystemClock
-from .compat import datadog_agent
+from .client import AcmeApiError, AcmeClient, AuthenticationError, RateLimited, StreamInfo, secret_forms
+from .compat import KEYS_BY_PERSISTENT_CACHE_ID, datadog_agent, json
 from .config_models import ConfigMixin
-from .cursor import OpenQuery, Position
-from .cursor_store import CursorStore
+from .cursors import CURSOR_PREFIX, CursorCache, InvalidCursor, Position, StreamIdentities, endpoint_digest
 from .directory import StreamDirectory
-from .errors import AcmeApiError, AuthenticationError, RunOver, StartInTheFuture, StreamUnavailable, TransientApiError
-from .identity import cursor_key, endpoint_digest
 from .metrics import CrawlMetrics
-from .page import STALE
-from .ratelimit import RateLimiter
-from .run_time import RunTime
-from .stream import AcmeLogStream
-from .visit_order import VisitOrder
-from .window import WindowPlanner
+from .stream import AcmeLogStream, Crawl
+from .timing import AcmeClock, Clock, RunOver, RunTime, SystemClock, Windows
 
 # Between the Agent's clock and ACME's, beyond this many seconds: warn. ACME promises logs within 60 s of their
 # timestamp on its own clock, so past 60 s a crawler on the host's clock would lose logs (this one follows ACME's
 # clock and does not); Date's one-second precision and NTP's milliseconds stay far below it.
 CLOCK_SKEW_WARNING = 60.0
-# While a listing pass is in progress, at most one listing page per this many stream visits.
-VISITS_PER_LISTING_PAGE = 4
 
 
 class AcmeCheck(LogCrawlerCheck, ConfigMixin):
@@ -51,94 +45,66 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
         self.metrics = CrawlMetrics(self)
-        self.visit_order = VisitOrder()
-        # Queries a visit stopped in the middle of, by cursor key; only this instance may continue them.
-        self.open_queries: dict[str, OpenQuery] = {}
-        self._streams: dict[str, AcmeLogStream] = {}  # by cursor key: the streams whose cursor is in hand
-        self._due: deque[AcmeLogStream] = deque()
+        self.cursors = CursorCache(read=self._read_entry, write=self._write_entry)
         # Built by the first run, once the configuration is validated (and a test may have set `clock`).
-        self.acme_clock: AcmeClock
-        self.run_time: RunTime
-        self._client: AcmeClient
+        self.one_shot = False
+        self.client: AcmeClient
+        self.crawl: Crawl
         self.directory: StreamDirectory
-        self.windows: WindowPlanner
-        self.cursors: CursorStore
-        self.log_file: AgentLogFile
         self.check_initializations.append(self._set_up)
 
     def _set_up(self) -> None:
         config = self.config
-        self.register_secret(config.api_token)
+        for secret in secret_forms(config.api_token):
+            self.register_secret(secret)  # the base package scrubs them from logs, service checks and run errors
+        self.one_shot = in_agent_check_command()
+        self.cursors.durable = not self.one_shot
         self.acme_clock = AcmeClock(clock=self.clock)
-        self._client = AcmeClient(
+        run_time = RunTime(clock=self.clock)
+        self.client = AcmeClient(
             http=self.http,
             url=config.url,
             api_token=config.api_token,
             clock=self.clock,
             acme_clock=self.acme_clock,
-            limiter=RateLimiter(clock=self.clock, acme_clock=self.acme_clock),
+            run_time=run_time,
             metrics=self.metrics,
             log=self.log,
             rng=self.rng,
         )
+        settings = LogFileSettings(datadog_agent.get_config)
+        # Every optional option has a default (config_models/defaults.py), hence the `type: ignore`s.
+        self._run_bytes = settings.run_budget(interval=config.min_collection_interval, limit=config.max_bytes_per_run)
+        self.crawl = Crawl(
+            client=self.client,
+            windows=Windows(
+                acme_clock=self.acme_clock,
+                ingestion_delay=config.ingestion_delay,  # type: ignore[arg-type]
+                initial_lookback=config.initial_lookback,  # type: ignore[arg-type]
+            ),
+            run_time=run_time,
+            log_file=AgentLogFile(settings=settings, check_id=self.check_id, clock=self.clock),
+            metrics=self.metrics,
+            clock=self.clock,
+            log=self.log,
+            warn=self.warning,
+            page_size=config.page_size,  # type: ignore[arg-type]
+            service=config.service,
+        )
+        self._identities = StreamIdentities(cache=self.cursors, warn=self.warning)
         configured = tuple(dict.fromkeys(config.streams)) if config.streams else None
         if config.streams and len(configured or ()) < len(config.streams):
             twice = sorted({stream for stream in config.streams if config.streams.count(stream) > 1})
             self.warning('`streams` lists %s more than once; each stream is crawled once', ', '.join(twice))
         self.directory = StreamDirectory(
-            client=self._client, clock=self.clock, configured=configured, warn=self.warning
+            client=self.client, clock=self.clock, configured=configured, adopt=self._adopt, warn=self.warning
         )
-        # Every optional option has a default (config_models/defaults.py), hence the `type: ignore`s.
-        self.windows = WindowPlanner(
-            acme_clock=self.acme_clock,
-            ingestion_delay=config.ingestion_delay,  # type: ignore[arg-type]
-            initial_lookback=config.initial_lookback,  # type: ignore[arg-type]
-        )
-        self.cursors = CursorStore(read=self.read_persistent_cache, write=self.write_persistent_cache)
-        settings = LogFileSettings(datadog_agent.get_config)
-        self.log_file = AgentLogFile(settings=settings, check_id=self.check_id, clock=self.clock)
-        self._run_bytes = settings.run_budget(
-            interval=config.min_collection_interval,  # type: ignore[arg-type]
-            limit=config.max_bytes_per_run,
-        )
-
-    def persistent_cache_id(self) -> str:
-        """The cursors belong to the ACME endpoint, not to the token or the rest of the configuration."""
-        return endpoint_digest(self.config.url)
-
-    # The keys the base package uses since 37.20.0 (`<check name>:<persistent_cache_id>_<key>`), built here so that
-    # every base version uses them: older ones key the cache by the check id, a digest of the whole configuration
-    # (a new tag or token would lose the cursors), and 37.20.0 to 37.21.0 hash the id with Python's per-process
-    # `hash()` (every Agent restart would lose them).
-    def read_persistent_cache(self, key: str) -> str:
-        return datadog_agent.read_persistent_cache(self._persistent_cache_prefix() + key)
-
-    def write_persistent_cache(self, key: str, value: str) -> None:
-        datadog_agent.write_persistent_cache(self._persistent_cache_prefix() + key, value)
-
-    def _persistent_cache_prefix(self) -> str:
-        namespace = ':'.join(self.check_id.split(':')[:-1])
-        return f'{namespace}:{self.persistent_cache_id()}_'
-
-    def save_cursor(self, stream: AcmeLogStream, position: Position) -> None:
-        self.cursors.save(stream.key, position)
-
-    def others_waiting(self) -> bool:
-        """Whether a stream visited less recently than the current one waits for its turn in this run."""
-        return bool(self._due)
+        self.crawl.others_waiting = self.directory.others_waiting
 
     def get_log_streams(self) -> Iterator[AcmeLogStream]:
-        """The known streams, least recently visited first; streams seen for the first time get their cursor."""
-        for info in self.directory.streams.values():
-            key = cursor_key(info.id, info.created_ns)
-            if key not in self._streams:
-                self._streams[key] = self._adopt(info, key)
-        known = {cursor_key(info.id, info.created_ns) for info in self.directory.streams.values()}
-        for key in [key for key in self._streams if key not in known]:
-            del self._streams[key]  # gone from the listing; its cursor stays, should it come back
-            self.open_queries.pop(key, None)
-        for key in self.visit_order.order(self._streams):
-            yield self._streams[key]
+        """The scheduler: the least recently visited stream first (never read ones before all), a stream with a
+        backlog again after the others, streams in backoff left out; the listing read when due (directory.py)."""
+        return self.directory.visits()
 
     def check(self, _) -> None:
         if not self.logs_enabled:
@@ -147,10 +113,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
                 'ACME logs are not fetched and the cursors do not move'
             )
             return
-
-        self.run_time = RunTime(clock=self.clock, seconds=self.config.max_run_time)  # type: ignore[arg-type]
-        self._client.begin_run(self.run_time)
-        self.log_file.begin_run(self._run_bytes)
+        self.crawl.run_time.begin(self.config.max_run_time)  # type: ignore[arg-type]
+        self.crawl.log_file.begin_run(self._run_bytes)
         try:
             self.process_streams()
         except AuthenticationError as e:
@@ -161,101 +125,80 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         except AcmeApiError as e:
             # Everything submitted so far is checkpointed; the next run resumes from the cursors.
             self.warning('ACME did not answer usefully, %s; retrying next run', e.describe())
-            self._report_connection(AgentCheck.CRITICAL, e.describe())
+            limited = isinstance(e, RateLimited)
+            self._report_connection(AgentCheck.WARNING if limited else AgentCheck.CRITICAL, e.describe())
             return
         finally:
-            self.log_file.end_run()
+            self.crawl.log_file.end_run()
             self._report_clock()
-        self._report_connection(AgentCheck.OK)
-
-    def process_streams(self) -> None:
-        """Visit the streams least recently visited first, a page each while others wait; list streams when due."""
-        self._due = deque(self.get_log_streams())
-        visits_since_listing = VISITS_PER_LISTING_PAGE
-        try:
-            while True:
-                if self.directory.listing_due() and (not self._due or visits_since_listing >= VISITS_PER_LISTING_PAGE):
-                    self._list_streams()
-                    visits_since_listing = 0
-                    continue
-                if not self._due:
-                    return
-                stream = self._due.popleft()
-                if stream.key not in self._streams:
-                    continue  # gone from the listing meanwhile
-                self._visit(stream)
-                visits_since_listing += 1
-                self.visit_order.visited(stream.key, self.clock.time())
-                if not stream.caught_up and stream.key in self._streams:
-                    self._due.append(stream)  # a backlog: its next page after the streams waiting longer
-        finally:
-            self._due.clear()
-
-    def _list_streams(self) -> None:
-        try:
-            self.directory.list_page()
-        except TransientApiError as e:
-            if not self._streams:
-                raise
-            # Known streams are crawled meanwhile; the listing goes on at the next run.
-            self.warning('Could not list ACME streams, %s; crawling the known streams', e.describe())
-            self.directory.postpone()
-        known = {stream.key for stream in self._due}
-        self._due.extend(stream for stream in self.get_log_streams() if stream.key not in known)
-
-    def _adopt(self, info: StreamInfo, key: str) -> AcmeLogStream:
-        """Read a stream's cursor, or pin its starting line now, before any of its logs is read.
-
-        Pinned at once and durably: if that waited for the stream's first page, a run that ends before it, or a
-        lost write, would move the starting line on and lose the logs in between.
-        """
-        now = self.clock.time()
-        stored = self.cursors.load(key)
-        if stored.position is None:
-            if stored.damaged:
-                self.warning('Stream `%s`: the stored cursor is damaged; starting over as on a first run', info.id)
-            self.cursors.save(key, self.windows.first_position(now))
-            self.visit_order.visited(key, now)
-        else:
-            # After a restart the visit times are gone; a cursor tells roughly when its stream was last caught up.
-            self.visit_order.visited(key, stored.position.nanos / 1e9)
-        return AcmeLogStream(check=self, name=info.id, key=key, client=self._client)
-
-    def _visit(self, stream: AcmeLogStream) -> None:
-        submitted = 0
-        sent_before = self.log_file.sent
-        send, check_id, cursors = datadog_agent.send_log, self.check_id, self.cursors
-        position = cursors.current(stream.key)
-        try:
-            for record in stream.records(cursor=position.to_cursor() if position else None):
-                send(record.line.decode(), check_id)
-                submitted += 1
-                if record.cursor is not None:
-                    cursors.save(stream.key, Position.from_cursor(record.cursor))
-        except StreamUnavailable as e:
-            self.warning('Skipping %s', e.describe())
-            self.directory.drop(stream.name)
-            del self._streams[stream.key]
-        except StartInTheFuture as e:
-            self.log.debug('Nothing to read yet, %s', e.describe())
-            stream.caught_up = True
-        finally:
-            self._report_visit(stream, submitted, self.log_file.sent - sent_before)
-
-    def _report_visit(self, stream: AcmeLogStream, submitted: int, sent_bytes: int) -> None:
-        self.metrics.submitted(stream.name, submitted, sent_bytes)
-        for reason, skipped in stream.outcome.skipped.items():
-            self.metrics.skipped(stream.name, reason, skipped.count)
-            if reason != STALE:
+            if self.one_shot:
                 self.warning(
-                    'Skipped %d %s logs in stream `%s` (ids: %s); first: %s',
-                    skipped.count,
-                    reason.replace('_', ' '),
-                    stream.name,
-                    ', '.join(skipped.ids),
-                    skipped.first_problem or 'longer than the Agent\'s integration log file may be',
+                    'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream '
+                    'cursors were left as they are; the running Agent collects these logs'
                 )
-        self.metrics.lag(stream.name, self.clock.time() - stream.position.nanos / 1e9)
+        failing = self.directory.failing()
+        if failing:
+            problems = '; '.join(stream.problem or '' for stream in failing)
+            self._report_connection(AgentCheck.WARNING, f'{len(failing)} of the streams fail: {problems}')
+        else:
+            self._report_connection(AgentCheck.OK)
+
+    def persistent_cache_id(self) -> str:
+        """The cursors belong to the ACME endpoint, not to the token or the rest of the configuration."""
+        return endpoint_digest(self.config.url)
+
+    def read_persistent_cache(self, key: str) -> str:
+        """The base package's, through CursorCache: a cursor key (`log_cursor_...`) reads the newest valid slot."""
+        return self.cursors.read(key)
+
+    def write_persistent_cache(self, key: str, value: str) -> None:
+        """The base package's, through CursorCache: a cursor key is written to its older slot."""
+        self.cursors.write(key, value)
+
+    def _read_entry(self, key: str) -> str:
+        if KEYS_BY_PERSISTENT_CACHE_ID:
+            return super().read_persistent_cache(key)
+        return datadog_agent.read_persistent_cache(self._own_key_prefix() + key)
+
+    def _write_entry(self, key: str, value: str) -> None:
+        if KEYS_BY_PERSISTENT_CACHE_ID:
+            super().write_persistent_cache(key, value)
+        else:
+            datadog_agent.write_persistent_cache(self._own_key_prefix() + key, value)
+
+    def _own_key_prefix(self) -> str:
+        """The layout of base 37.20.0 and up, `<check name>:<persistent_cache_id>_`, for older bases."""
+        return f'{":".join(self.check_id.split(":")[:-1])}:{self.persistent_cache_id()}_'
+
+    def warning(self, warning_message, *args, **kwargs) -> None:
+        # The base package scrubs secrets from its logs, but not from the warnings the Agent's status page shows.
+        super().warning(self.sanitize(warning_message % args if args else warning_message))
+
+    def _adopt(self, info: StreamInfo) -> AcmeLogStream:
+        """A stream found in the listing: its cursor read, or its starting line pinned now, before any of its logs
+        is read. Pinned at once and durably: if that waited for the first page, a run ending before it, or a lost
+        write, would move the starting line on and lose the logs in between."""
+        name, created_ns = self._identities.resolve(info.id, info.created_ns)
+        key = CURSOR_PREFIX + name
+
+        def save_cursor(cursor: dict) -> None:
+            self.write_persistent_cache(key, json.encode(cursor))  # what `send_log` writes, the same way
+
+        stream = AcmeLogStream(
+            check=self, name=name, stream_id=info.id, created_ns=created_ns, crawl=self.crawl, save_cursor=save_cursor
+        )
+        cursor = self.get_log_cursor(name)
+        if cursor is not None:
+            try:
+                # After a restart the visit times are gone; a cursor tells roughly when its stream was last caught up.
+                stream.last_visit = Position.from_cursor(cursor).nanos / 1e9
+                return stream
+            except InvalidCursor as e:
+                self.warning('Stream `%s`: %s; starting over as on a first run', info.id, e)
+        elif key in self.cursors.damaged:
+            self.warning('Stream `%s`: the stored cursor is damaged; starting over as on a first run', info.id)
+        save_cursor(Position.before(self.crawl.windows.first_start(self.clock.time())).to_cursor())
+        return stream
 
     def _report_clock(self) -> None:
         skew = self.acme_clock.skew
@@ -271,3 +214,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
 
     def _report_connection(self, status: int, message: str | None = None) -> None:
         self.service_check(self.SERVICE_CHECK_CONNECT, status, tags=self.config.tags or [], message=message)
+
+
+def in_agent_check_command() -> bool:
+    """Whether the check runs in `datadog-agent check` (also what `ddev env agent ... check` runs): a one-shot process
+    without a logs component, so what it submits is dropped, while it shares the running Agent's persistent cache.
+
+    That command calls `disableCmdPort()`, `os.Setenv("DD_CMD_PORT", "0")`, before Python starts
+    (DataDog/datadog-agent, pkg/cli/subcommands/check/command.go); a running Agent has a real `cmd_port` (5001 by
+    default). An Agent too old to do so runs the check as a normal run.
+    """
+    return os.environ.get('DD_CMD_PORT') == '0' or str(datadog_agent.get_config('cmd_port')) == '0'

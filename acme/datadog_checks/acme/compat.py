@@ -7,8 +7,13 @@ version of the `datadog-checks-base` it embeds, so what a newer base added is im
 The oldest base supported is 36.12.0 (pyproject.toml); `./dev test` runs the whole suite on it (hatch.toml).
 """
 
+from datadog_checks.base import AgentCheck
 from datadog_checks.base.checks.base import datadog_agent
 from datadog_checks.base.utils.models import validation
+
+# Base 37.20.0 and up key the persistent cache by `persistent_cache_id()`, a hook checks may override; older bases by
+# the check id, a digest of the whole configuration (a new tag or a rotated token would lose every cursor).
+KEYS_BY_PERSISTENT_CACHE_ID = hasattr(AgentCheck, 'persistent_cache_id')
 
 try:
     from datadog_checks.base.utils.format import json
@@ -38,4 +43,4 @@ def provide_validation_security() -> None:
         validation.security = _NoTrustedProviderCheck  # type: ignore[attr-defined]
 
 
-__all__ = ['datadog_agent', 'json', 'provide_validation_security']
+__all__ = ['KEYS_BY_PERSISTENT_CACHE_ID', 'datadog_agent', 'json', 'provide_validation_security']

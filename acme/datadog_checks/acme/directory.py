@@ -1,27 +1,34 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""The streams an instance crawls, as ACME's listing shows them, listed again every few minutes.
+"""The streams an instance crawls, as ACME's listing shows them, and the order a run visits them in.
 
-The listing is read even when `streams` names them: it gives each stream's `created_at`, which tells accounts
-apart (see identity.py). It is not paid for at every run: a full pass every LISTING_INTERVAL, paged through across
-runs when it is long, finds new streams within minutes and notices streams that went away.
+ACME allows a token about 5 requests a second, so with N streams none can be visited more often than every N / 5
+seconds. Visiting the least recently visited stream first, a page per visit while others wait, comes closest: a
+stream waits at most one round of the others, and a stream with a backlog reads further only when no other waits.
+A stream never read has waited longest of all. A stream whose visit failed waits out its own backoff (stream.py).
+
+The listing is read even when `streams` names them: it gives each stream's `created_at` (see cursors.py). The first
+pass after a start reads every listing page at once; later passes, every LISTING_INTERVAL, take a page per few
+visits, so that a long listing never holds the crawl up.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from .errors import PageTokenExpired
+from .client import AcmeApiError, AuthenticationError, PageTokenExpired, RateLimited
 
 if TYPE_CHECKING:
     from .client import AcmeClient, StreamInfo
-    from .clock import Clock
+    from .stream import AcmeLogStream
+    from .timing import Clock
 
 LISTING_INTERVAL = 5 * 60
 # After a failed listing request, the known streams are crawled and the listing waits this long.
 LISTING_RETRY = 60
 LISTING_PAGE_SIZE = 1000  # ACME's maximum: a listing entry is small
+VISITS_PER_LISTING_PAGE = 4
 
 
 class StreamDirectory:
@@ -33,61 +40,116 @@ class StreamDirectory:
         client: AcmeClient,
         clock: Clock,
         configured: tuple[str, ...] | None,
+        adopt: Callable[[StreamInfo], AcmeLogStream],
         warn: Callable[..., None],
     ) -> None:
         self._client = client
         self._clock = clock
         self._configured = configured
+        self._adopt = adopt
         self._warn = warn
-        self.streams: dict[str, StreamInfo] = {}
-        self._seen: dict[str, StreamInfo] | None = None  # the pass in progress, if any
+        self.streams: dict[str, AcmeLogStream] = {}
+        self._seen: dict[str, AcmeLogStream] | None = None  # the listing pass in progress, if any
         self._page_token: str | None = None
+        self._listed_once = False
         self._next_pass_at = float('-inf')
         self._held_until = float('-inf')
+        self._visiting: AcmeLogStream | None = None
+        self._done: set[str] = set()  # this run's: visited, and caught up or failed
 
-    def listing_due(self) -> bool:
+    def visits(self) -> Iterator[AcmeLogStream]:
+        """One run's streams: the least recently visited first, a stream with a backlog again after the others; the
+        listing read when due. Each stream's visit (its `records`) ends before the next stream is asked for."""
+        self._done.clear()
+        visits_since_listing = VISITS_PER_LISTING_PAGE
+        try:
+            while True:
+                if self._listing_due() and (
+                    not self._listed_once or visits_since_listing >= VISITS_PER_LISTING_PAGE or not self._waiting()
+                ):
+                    self._list_page()
+                    visits_since_listing = 0
+                    continue
+                waiting = self._waiting()
+                if not waiting:
+                    return
+                self._visiting = min(waiting, key=_never_first)
+                yield self._visiting
+                visits_since_listing += 1
+                if self._visiting.caught_up or self._visiting.failures:
+                    self._done.add(self._visiting.stream_id)
+                if self._visiting.unavailable:
+                    # ACME says it cannot be read (403/404): not asked again until a listing shows it.
+                    self.streams.pop(self._visiting.stream_id, None)
+        finally:
+            self._visiting = None
+
+    def others_waiting(self) -> bool:
+        """Whether a stream other than the one being visited, or the listing, waits for its turn in this run."""
+        return self._listing_due() or any(stream is not self._visiting for stream in self._waiting())
+
+    def failing(self) -> list[AcmeLogStream]:
+        return [stream for stream in self.streams.values() if stream.failures]
+
+    def _waiting(self) -> list[AcmeLogStream]:
+        now = self._clock.time()
+        return [
+            stream
+            for stream in self.streams.values()
+            if stream.stream_id not in self._done and stream.retry_at <= now and not stream.unavailable
+        ]
+
+    def _listing_due(self) -> bool:
         now = self._clock.time()
         return now >= self._held_until and (self._seen is not None or now >= self._next_pass_at)
 
-    def postpone(self) -> None:
-        """Hold the listing off for a while after a failure; a pass in progress continues where it was."""
-        self._held_until = self._clock.time() + LISTING_RETRY
-
-    def list_page(self) -> None:
-        """Read the next page of the listing (starting a pass if none is in progress); update `streams`."""
+    def _list_page(self) -> None:
+        """Read the next page of the listing (starting a pass if none is in progress)."""
         if self._seen is None:
             self._seen, self._page_token = {}, None
         try:
-            page = self._client.streams_page(limit=LISTING_PAGE_SIZE, page_token=self._page_token)
+            infos, self._page_token = self._client.streams_page(limit=LISTING_PAGE_SIZE, page_token=self._page_token)
         except PageTokenExpired:
             self._seen = None  # the pass starts again at the next page; streams found so far stay
             return
-        for info in page.streams:
-            if self._configured is None or info.id in self._configured:
-                self._seen[info.id] = info
-                self.streams[info.id] = info
-        self._page_token = page.next_token
-        if page.next_token:
+        except (AuthenticationError, RateLimited):
+            raise
+        except AcmeApiError as e:
+            if not self.streams:
+                raise  # nothing to crawl meanwhile: the run fails, and says why
+            # Known streams are crawled meanwhile; the pass goes on where it was a little later.
+            self._warn('Could not list ACME streams, %s; crawling the known streams', e.describe())
+            self._held_until = self._clock.time() + max(LISTING_RETRY, e.retry_after or 0.0)
             return
-        self._finish_pass(self._seen)
+        for info in infos:
+            if self._configured is None or info.id in self._configured:
+                stream = self.streams.get(info.id)
+                if stream is None or not _continues(stream, info):
+                    stream = self._adopt(info)
+                stream.unavailable = False
+                self._seen[info.id] = self.streams[info.id] = stream
+        if not self._page_token:
+            self._finish_pass(self._seen)
 
-    def drop(self, stream_id: str) -> None:
-        """Stop crawling a stream ACME says cannot be read (403/404) until a listing shows it again."""
-        self.streams.pop(stream_id, None)
-
-    def _finish_pass(self, seen: dict[str, StreamInfo]) -> None:
-        self._seen = None
+    def _finish_pass(self, seen: dict[str, AcmeLogStream]) -> None:
+        self._seen, self._listed_once = None, True
         self._next_pass_at = self._clock.time() + LISTING_INTERVAL
         # A stream gone from the listing is no longer crawled; if it comes back, it resumes from its cursor.
-        for stream_id in [stream_id for stream_id in self.streams if stream_id not in seen]:
-            del self.streams[stream_id]
-        if self._configured is not None:
-            ordered = {stream_id: seen[stream_id] for stream_id in self._configured if stream_id in seen}
-            self.streams = ordered
-            missing = [stream_id for stream_id in self._configured if stream_id not in seen]
-            if missing:
-                self._warn(
-                    'Streams %s are not in ACME\'s listing for this token (`streams`): they do not exist or the '
-                    'token may not read them; they are not crawled',
-                    ', '.join(f'`{stream_id}`' for stream_id in missing),
-                )
+        order = self._configured if self._configured is not None else list(seen)
+        self.streams = {stream_id: seen[stream_id] for stream_id in order if stream_id in seen}
+        missing = [stream_id for stream_id in self._configured or () if stream_id not in seen]
+        if missing:
+            self._warn(
+                'Streams %s are not in ACME\'s listing for this token (`streams`): they do not exist or the token may '
+                'not read them; they are not crawled',
+                ', '.join(f'`{stream_id}`' for stream_id in missing),
+            )
+
+
+def _continues(stream: AcmeLogStream, info: StreamInfo) -> bool:
+    """Whether the listed stream is the one already crawled (its creation unknown counts as the same)."""
+    return info.created_ns is None or stream.created_ns == info.created_ns
+
+
+def _never_first(stream: AcmeLogStream) -> tuple[bool, float]:
+    return stream.last_visit is not None, stream.last_visit or 0.0

@@ -23,12 +23,17 @@ class CrawlMetrics:
     def _tags(self, stream: str | None, *extra: str) -> list[str]:
         return [f'{STREAM_TAG}:{stream or LISTING}', *extra, *(self._check.config.tags or ())]
 
-    def submitted(self, stream: str, count: int, size: int) -> None:
-        self._check.count('logs.submitted', count, tags=self._tags(stream))
-        self._check.count('logs.bytes_submitted', size, tags=self._tags(stream))
-
-    def skipped(self, stream: str, reason: str, count: int) -> None:
-        self._check.count('logs.skipped', count, tags=self._tags(stream, f'reason:{reason}'))
+    def visited(
+        self, stream: str, *, submitted: int, size: int, skipped: dict[str, int], truncated: int, lag: float
+    ) -> None:
+        """What one visit of a stream did, and how far behind now its cursor is."""
+        tags = self._tags(stream)
+        self._check.count('logs.submitted', submitted, tags=tags)
+        self._check.count('logs.bytes_submitted', size, tags=tags)
+        self._check.count('logs.truncated', truncated, tags=tags)
+        for reason, count in skipped.items():
+            self._check.count('logs.skipped', count, tags=self._tags(stream, f'reason:{reason}'))
+        self._check.gauge('crawl.lag', lag, tags=tags)
 
     def request(self, stream: str | None, status: int | None, seconds: float) -> None:
         status_class = f'{status // 100}xx' if status else 'error'
@@ -39,9 +44,6 @@ class CrawlMetrics:
     def rate_limit_wait(self, stream: str | None, seconds: float) -> None:
         self._check.count('api.rate_limit.waits', 1, tags=self._tags(stream))
         self._check.count('api.rate_limit.wait_time', seconds, tags=self._tags(stream))
-
-    def lag(self, stream: str, seconds: float) -> None:
-        self._check.gauge('crawl.lag', seconds, tags=self._tags(stream))
 
     def clock_skew(self, seconds: float) -> None:
         self._check.gauge('clock.skew', seconds, tags=list(self._check.config.tags or ()))

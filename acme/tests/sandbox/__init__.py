@@ -5,7 +5,16 @@
 
 from .data import LogSpec, generate_bulk, generate_logs
 from .faults import Faults
-from .server import AcmeSandbox
+from .server import OMIT, AcmeSandbox
 from .stats import RequestRecord, SandboxStats
 
-__all__ = ['AcmeSandbox', 'Faults', 'LogSpec', 'RequestRecord', 'SandboxStats', 'generate_bulk', 'generate_logs']
+__all__ = [
+    'OMIT',
+    'AcmeSandbox',
+    'Faults',
+    'LogSpec',
+    'RequestRecord',
+    'SandboxStats',
+    'generate_bulk',
+    'generate_logs',
+]

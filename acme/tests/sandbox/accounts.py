@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from .faults import StreamFailure
 from .store import StreamLogs
 
 
 @dataclass
 class Stream:
     id: str
-    # The stream's entry in the listing, encoded once.
+    # The stream's entry in the listing, encoded once (and again only when a test changes it).
     blob: bytes
     logs: StreamLogs
+    # The entry as add_stream made it, so set_listed_created_at can be undone.
+    entry: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Account:
     streams: dict[str, Stream] = field(default_factory=dict)
     # Stream id -> what reading it answers instead: 403 forbidden, or 404 as if it did not exist.
     forbidden: dict[str, int] = field(default_factory=dict)
+    # Stream id -> the outage its logs requests answer with (fail_stream).
+    failing: dict[str, StreamFailure] = field(default_factory=dict)
 
 
 class Accounts:

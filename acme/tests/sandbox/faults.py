@@ -11,6 +11,7 @@ count every request ACME answers.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 from dataclasses import dataclass, fields
@@ -76,6 +77,34 @@ _ERRORS = {
     503: ('Service Temporarily Unavailable', 'unavailable'),
     504: ('Gateway Time-out', 'gateway_timeout'),
 }
+
+
+@dataclass
+class StreamFailure:
+    """One stream's own outage (a shard down): ACME answers its logs requests with `status` until healed.
+
+    Unlike the injected errors above, this is ACME itself answering, so the body is always ACME's
+    JSON error, and a Retry-After binds requests for this stream only, not the token.
+    """
+
+    status: int
+    retry_after: int | None = None
+    # ACME's now before which a request for this stream ignores the Retry-After last given for it.
+    deadline: float = -math.inf
+
+    def __post_init__(self) -> None:
+        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 500 <= self.status <= 599:
+            raise ValueError(f'status must be a 5xx integer, got {self.status!r}')
+        if self.retry_after is not None and (
+            isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int) or self.retry_after < 0
+        ):
+            # The contract's Retry-After is whole seconds.
+            raise ValueError(f'retry_after must be a non-negative integer or None, got {self.retry_after!r}')
+
+    def describe(self, stream_id: str) -> tuple[str, str]:
+        """The error `code` and `message` ACME answers with."""
+        reason, code = _ERRORS.get(self.status, ('Server Error', 'internal_error'))
+        return code, f'{reason}: stream {stream_id!r} is temporarily unavailable'
 
 
 class FaultInjector:

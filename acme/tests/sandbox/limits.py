@@ -4,8 +4,8 @@
 """Per-token rate limiting: fixed one-second and one-minute windows on the sandbox clock.
 
 Besides the windows, the limiter remembers the deadline it gave each token (Retry-After on a
-429, or on a 503) so tests can count clients that ignore it: "clients that keep sending while
-limited may be limited for longer".
+429) so tests can count clients that ignore it: "clients that keep sending while limited may be
+limited for longer".
 """
 
 from __future__ import annotations
@@ -100,12 +100,6 @@ class RateLimiter:
                 (self.per_minute - bucket.minute_count, -(minute + 60), self.per_minute),
             )
             return RateDecision(True, limit, remaining, -reset, None, violation=False)
-
-    def impose(self, key: str, now: float, seconds: int) -> None:
-        """Remember a Retry-After told to `key` outside the windows (a 503)."""
-        with self._lock:
-            bucket = self._buckets.setdefault(key, _Bucket())
-            bucket.deadline = max(bucket.deadline, now + seconds)
 
     def _refuse(self, bucket: _Bucket, now: float, deadline: float, *, violation: bool) -> RateDecision:
         minute_full = bucket.minute_count >= self.per_minute

@@ -24,7 +24,9 @@ class PageTokens:
         self._secret = secret
 
     def issue(self, payload: dict[str, Any]) -> str:
-        body = json.dumps(payload, separators=(',', ':'), ensure_ascii=False).encode()
+        # ASCII escapes: a resume position may hold a lone surrogate (a raw log's sort_id mirroring an
+        # `\ud800` id), which UTF-8 cannot carry; json.loads turns the escape back into the same str.
+        body = json.dumps(payload, separators=(',', ':')).encode()
         return f'{_b64(body)}.{_b64(self._mac(body))}'
 
     def read(self, token: str) -> dict[str, Any]:

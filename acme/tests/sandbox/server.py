@@ -4,7 +4,8 @@
 """The ACME Logs API over a real socket: the HTTP handler and the AcmeSandbox class.
 
 Requests are answered in this order, each step able to end the exchange:
-rate limit -> transport faults (a proxy in front of ACME) -> authentication -> the endpoint.
+rate limit -> transport faults (a proxy in front of ACME) -> authentication -> a stream's own
+outage (fail_stream, logs requests only) -> the endpoint.
 
 "Now" is always ACME's now, `clock() + clock_offset`: the contract makes ACME's clock the one
 that counts, and the offset lets a test put it ahead of (or behind) the check's clock.
@@ -12,6 +13,7 @@ that counts, and the offset lets a test put it ahead of (or behind) the check's 
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import math
@@ -29,12 +31,12 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .accounts import Account, Accounts, Stream
 from .data import SEVERITIES, LogSpec
-from .faults import FaultInjector, Faults
+from .faults import FaultInjector, Faults, StreamFailure
 from .limits import RateLimiter
 from .paging import PageTokens
 from .stats import RequestRecord, SandboxStats, StatsRecorder
@@ -51,12 +53,24 @@ RETENTION_SECONDS = 7 * 86400.0
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
+class _Omit(enum.Enum):
+    OMIT = 'OMIT'
+
+    def __repr__(self) -> str:
+        return 'OMIT'
+
+
+# For set_listed_created_at: the listing entry has no `created_at` key at all.
+OMIT: Final = _Omit.OMIT
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def _invalid(name: str, problem: str) -> ApiError:
@@ -77,7 +91,7 @@ class Response:
     @classmethod
     def error(cls, error: ApiError) -> Response:
         body = json.dumps({'error': {'code': error.code, 'message': error.message}}).encode()
-        return cls(error.status, body)
+        return cls(error.status, body, headers=dict(error.headers))
 
 
 @dataclass
@@ -108,6 +122,9 @@ class AcmeSandbox:
     `token` opens the default account, which every data method addresses unless given the
     token of another account (see add_account).
     """
+
+    # So tests need no second import: sandbox.set_listed_created_at(stream, sandbox.OMIT).
+    OMIT: Final = OMIT
 
     def __init__(
         self,
@@ -141,7 +158,10 @@ class AcmeSandbox:
         self.render_offsets = render_offsets
         self.host = host
         self._port = port
+        self._listing_page_limit: int | None = None
         self._injector = FaultInjector(faults if faults is not None else Faults(), seed=seed)
+        # Retry-After of injected 503s, by (credential, stream or None for the listing): until when it binds.
+        self._fault_deadlines: dict[tuple[str, str | None], float] = {}
         self._limiter = RateLimiter(
             enabled=rate_limits, per_second=per_second, per_minute=per_minute, violation_penalty=violation_penalty
         )
@@ -220,6 +240,21 @@ class AcmeSandbox:
     def rate_limits(self, enabled: bool) -> None:
         self._limiter.enabled = enabled
 
+    @property
+    def listing_page_limit(self) -> int | None:
+        """At most this many streams per listing page, whatever `limit` asks; None: as many as `limit`.
+
+        The contract lets pages be short, so a client that reads the listing as "one page is all"
+        or that stops at a page shorter than its limit is wrong; this makes that easy to show.
+        """
+        return self._listing_page_limit
+
+    @listing_page_limit.setter
+    def listing_page_limit(self, limit: int | None) -> None:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f'listing_page_limit must be a positive integer or None, got {limit!r}')
+        self._listing_page_limit = limit
+
     def now(self) -> float:
         """ACME's now: what every time-based behaviour and the Date header go by."""
         return self.clock() + self.clock_offset
@@ -265,12 +300,35 @@ class AcmeSandbox:
             created_ns = to_ns(created_at)
         else:
             created_ns = seconds_to_ns(self.now() if created_at is None else created_at)
-        blob = _encode({'id': stream_id, 'name': name or stream_id, 'created_at': self._render(created_ns, stream_id)})
+        entry = {'id': stream_id, 'name': name or stream_id, 'created_at': self._render(created_ns, stream_id)}
         with self._lock:
             account = self._accounts.named_by(token)
             if stream_id in account.streams:
                 raise ValueError(f'stream {stream_id!r} already exists')
-            account.streams[stream_id] = Stream(stream_id, blob, StreamLogs())
+            account.streams[stream_id] = Stream(stream_id, _encode(entry), StreamLogs(), entry)
+
+    def set_listed_created_at(self, stream_id: str, value: Any, *, token: str | None = None) -> None:
+        """Change what the listing says of a stream's `created_at`, and nothing else.
+
+        A str is served as that JSON string, verbatim (another offset or precision of the same
+        instant, another instant, or no timestamp at all); any other value is served as its JSON
+        (None is null, a number an epoch); OMIT drops the key. The stream's logs, order and
+        identity in the sandbox stay as they were: only the listing's words change.
+        """
+        stream = self._stream(stream_id, token)
+        entry = {k: v for k, v in stream.entry.items() if k != 'created_at' or value is not OMIT}
+        if value is not OMIT:
+            entry['created_at'] = value
+        # Encoded now, so a value JSON cannot carry (NaN, a lone surrogate) fails here, not mid-request.
+        blob = _encode(entry)
+        with self._lock:
+            stream.blob = blob
+
+    def reset_listed_created_at(self, stream_id: str, *, token: str | None = None) -> None:
+        """Undo set_listed_created_at: the listing shows `created_at` as add_stream rendered it."""
+        stream = self._stream(stream_id, token)
+        with self._lock:
+            stream.blob = _encode(stream.entry)
 
     def remove_stream(self, stream_id: str, *, token: str | None = None) -> None:
         """Delete a stream and its logs: it leaves the listing and answers 404; its id may be used again."""
@@ -319,6 +377,27 @@ class AcmeSandbox:
         """Undo `forbid_stream`: the stream is readable and listed again."""
         with self._lock:
             self._accounts.named_by(token).forbidden.pop(stream_id, None)
+
+    def fail_stream(
+        self, stream_id: str, *, status: int = 503, retry_after: int | None = None, token: str | None = None
+    ) -> None:
+        """One stream's outage: every logs request for it answers `status` (5xx) until heal_stream.
+
+        The answer is ACME's JSON error, with `Retry-After: retry_after` when given. The listing and
+        other streams are untouched, and a Retry-After here binds this stream only: a request for it
+        that comes back sooner is recorded as a violation, but not punished on the token. Failed
+        requests are still counted by the rate limits and recorded in stats (fault 'stream_failure').
+        """
+        if not STREAM_ID.fullmatch(stream_id):
+            raise ValueError(f'stream ids match {STREAM_ID.pattern}: {stream_id!r}')
+        failure = StreamFailure(status, retry_after)
+        with self._lock:
+            self._accounts.named_by(token).failing[stream_id] = failure
+
+    def heal_stream(self, stream_id: str, *, token: str | None = None) -> None:
+        """Undo `fail_stream`: the stream's logs are served again (a no-op if it was not failing)."""
+        with self._lock:
+            self._accounts.named_by(token).failing.pop(stream_id, None)
 
     def prune(self) -> int:
         """Drop logs past retention (memory only: serving already hides them)."""
@@ -402,7 +481,7 @@ class AcmeSandbox:
             exchange.stream = unquote(logs_path[1])
         credential = _bearer(authorization) or authorization or ''
         decision = self._limiter.check(credential, now)
-        exchange.violation = decision.violation
+        exchange.violation = decision.violation or now < self._fault_deadlines.get((credential, exchange.stream), now)
         if not decision.allowed:
             response = Response.error(
                 ApiError(429, 'rate_limited', f'too many requests; retry after {decision.retry_after} s')
@@ -447,7 +526,9 @@ class AcmeSandbox:
             exchange.fault = 'error'
             response = Response(canned.status, canned.body, canned.content_type)
             if canned.retry_after is not None:
-                self._limiter.impose(credential, exchange.now, canned.retry_after)
+                # Binds what was asked (this stream, or the listing), as a per-stream outage's does: a request
+                # for it before then is recorded as a violation. A 429 is what holds the whole token.
+                self._fault_deadlines[(credential, exchange.stream)] = exchange.now + canned.retry_after
                 response.headers['Retry-After'] = str(canned.retry_after)
             return response
         canned = self._injector.non_json()
@@ -486,6 +567,7 @@ class AcmeSandbox:
         if path == _STREAMS_PATH:
             return self._list_streams(account, params, exchange)
         if exchange.stream is not None:
+            self._check_outage(account, exchange.stream, exchange)
             return self._list_logs(account, exchange.stream, params, exchange)
         raise ApiError(404, 'not_found', f'no such path: {path}')
 
@@ -498,11 +580,16 @@ class AcmeSandbox:
             after, limit = None, params.limit()
         exchange.limit = limit
         take = self._take(limit, exchange)
+        # Read once: a test may change the knob while this request is being served.
+        page_limit = self._listing_page_limit
+        serve = take if page_limit is None else min(take, page_limit)
         with self._lock:
             readable = sorted(sid for sid in account.streams if sid not in account.forbidden)
             first = bisect_right(readable, after) if after is not None else 0
-            chosen = readable[first : first + take]
+            chosen = readable[first : first + serve]
             blobs = [account.streams[sid].blob for sid in chosen]
+        # A page cut by listing_page_limit has a next page only while streams remain; the short-page
+        # fault, as on logs, always hands out a token.
         more = first + len(chosen) < len(readable) or take < limit
         last = chosen[-1] if chosen else after
         next_token = self._issue({'k': 'streams', 'p': last, 'l': limit}, exchange) if more else None
@@ -563,6 +650,24 @@ class AcmeSandbox:
                 exchange,
             )
         return _page_body(page.blobs, next_token)
+
+    def _check_outage(self, account: Account, stream_id: str, exchange: _Exchange) -> None:
+        """Raise the stream's own 5xx if it is failing: before parameters, tokens or permissions are read,
+        as a shard that is down answers nothing else."""
+        with self._lock:
+            failure = account.failing.get(stream_id)
+            if failure is None:
+                return
+            # Early for this stream's Retry-After: flagged for tests, yet not penalised on the
+            # token, since the other streams are not down.
+            exchange.violation = exchange.violation or exchange.now < failure.deadline
+            headers: dict[str, str] = {}
+            if failure.retry_after is not None:
+                failure.deadline = exchange.now + failure.retry_after
+                headers['Retry-After'] = str(failure.retry_after)
+        exchange.fault = 'stream_failure'
+        code, message = failure.describe(stream_id)
+        raise ApiError(failure.status, code, message, headers)
 
     def _readable_stream(self, account: Account, stream_id: str) -> Stream:
         with self._lock:

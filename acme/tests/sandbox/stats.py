@@ -27,9 +27,11 @@ class RequestRecord:
     clock: float
     page_token: bool = False
     limit: int | None = None
-    # Arrived before the Retry-After deadline this token had been given.
+    # Arrived before the Retry-After deadline this token had been given (or, for a failing stream,
+    # that this stream had been given).
     violation: bool = False
-    # Name of the injected fault, if any ('disconnect', 'error', 'non_json', 'slow', 'token_expiry', 'short_page').
+    # Name of the injected fault, if any ('disconnect', 'error', 'non_json', 'slow', 'token_expiry', 'short_page',
+    # or 'stream_failure' for a logs request answered by fail_stream's outage).
     fault: str | None = None
     error_code: str | None = None
     # The account the token opened (its label, never the token); None when authentication failed.

@@ -27,8 +27,12 @@ def instance_url(value, *, field, **kwargs):
 
 
 def instance_api_token(value, *, field, **kwargs):
-    if isinstance(value, str) and not value.strip():
-        raise ValueError('must not be empty')
+    # A token read from a secret file often ends with a newline; in a header it would make every request fail, and
+    # error texts would quote it escaped, where no scrubbing of the token as configured finds it.
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise ValueError('must not be empty')
     return value
 
 

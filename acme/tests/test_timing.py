@@ -2,12 +2,16 @@
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datadog_checks.acme.timestamps import format_rfc3339, parse_rfc3339
+from datadog_checks.acme.timing import AcmeClock, RunTime, format_rfc3339, parse_rfc3339
+
+from .clock import FakeClock
+from .conftest import START
 
 instants = st.integers(min_value=0, max_value=253402300799 * 10**9)  # up to 9999-12-31T23:59:59.999999999Z
 # Leave a day at the top, so that a positive offset cannot push the local date past year 9999.
@@ -83,3 +87,58 @@ def test_the_other_spellings_rfc_3339_allows(text):
 def test_malformed_timestamps_are_refused(text):
     with pytest.raises(ValueError):
         parse_rfc3339(text)
+
+
+class TestAcmeClock:
+    """The estimate from `Date` headers (second precision) is never ahead of ACME, and one odd answer is ignored."""
+
+    def observe(self, acme: AcmeClock, agent: FakeClock, acme_now: float, *, latency: float = 0.05) -> None:
+        sent = agent.time()
+        acme.observe(formatdate(acme_now, usegmt=True), sent_at=sent, received_at=sent + latency)
+
+    def test_the_offset_is_a_lower_bound_that_tightens(self):
+        agent = FakeClock(START)
+        acme = AcmeClock(clock=agent)
+        for _step in range(16):
+            agent.advance(0.37)  # answers at many phases of ACME's second
+            self.observe(acme, agent, agent.time() - 42.3)
+
+        assert -42.3 - 0.15 <= acme.offset <= -42.3
+        assert abs(acme.skew - -42.3) < 0.15
+
+    def test_one_odd_answer_cannot_put_the_estimate_ahead_of_acme(self):
+        agent = FakeClock(START)
+        acme = AcmeClock(clock=agent)
+        for _step in range(8):
+            agent.advance(0.37)
+            self.observe(acme, agent, agent.time() + 10)
+        before = acme.offset
+
+        self.observe(acme, agent, agent.time() + 3600)  # a proxy's Date, an hour off
+
+        assert before <= acme.offset <= 10
+        assert acme.earliest_now() == agent.time()
+
+    @pytest.mark.parametrize('date', [None, '', 'yesterday', 'Mon, 99 Foo 2026 99:99:99 GMT'])
+    def test_answers_without_a_readable_date_teach_nothing(self, date):
+        acme = AcmeClock(clock=FakeClock(START))
+
+        assert acme.observe(date, sent_at=START, received_at=START) is None
+        assert acme.offset == 0.0 and acme.skew is None
+
+
+def test_the_run_time_pauses_while_rereading_and_a_new_run_starts_unpaused():
+    clock = FakeClock(START)
+    run_time = RunTime(clock=clock)
+    run_time.begin(10)
+    clock.advance(4)
+    run_time.pause()
+    clock.advance(100)
+    assert run_time.left() == float('inf')
+    run_time.resume()
+    assert run_time.left() == 6
+
+    run_time.pause()
+    run_time.begin(10)  # the next run, whatever the last one left paused
+
+    assert run_time.left() == 10
