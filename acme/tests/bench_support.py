@@ -6,19 +6,22 @@
 from __future__ import annotations
 
 import cProfile
+import io
 import os
 import pstats
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from datadog_checks.acme import client as ratelimit
 from datadog_checks.acme.compat import json
@@ -28,7 +31,28 @@ from datadog_checks.acme.timing import format_rfc3339, seconds_to_nanos
 from .conftest import stream_of_cursor_key
 
 INTEGRATION_ROOT = Path(__file__).resolve().parent.parent
+# The check before the redesign onto the base package's loop: what "before" means in the benchmarks.
+BEFORE_COMMIT = '4c7ab12'
 READY_PREFIX = 'ACME sandbox listening on '
+
+
+@contextmanager
+def before_version() -> Iterator[Path | None]:
+    """An integration root holding the check of BEFORE_COMMIT (or ACME_BENCH_BEFORE), or None when git lacks it."""
+    configured = os.environ.get('ACME_BENCH_BEFORE')
+    if configured:
+        yield Path(configured)
+        return
+    archive = subprocess.run(
+        ['git', 'archive', BEFORE_COMMIT, 'datadog_checks'], cwd=INTEGRATION_ROOT, capture_output=True, check=False
+    )
+    if archive.returncode:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix='acme-before-') as root:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(root, filter='data')
+        yield Path(root)
 
 
 def env_int(name: str, default: int) -> int:
@@ -186,15 +210,19 @@ class AgentSinks:
     def writes_by_stream(self) -> dict[str, int]:
         by_stream: Counter[str] = Counter()
         for key, count in self.writes_by_key.items():
-            by_stream[stream_of_cursor_key(key)] += count
+            # A cursor slot, or the creation instant remembered for the stream (`acme_created_<stream id>`).
+            stream = stream_of_cursor_key(key) if 'log_cursor_' in key else key.split('acme_created_', 1)[1]
+            by_stream[stream] += count
         return dict(sorted(by_stream.items()))
 
 
-def forget_crawl_state(check, sinks: AgentSinks) -> None:
-    """Make the next run of `check` crawl from scratch, as its first run did: no cursor, no stream known to it."""
-    sinks.forget_cursors()
-    check.open_queries.clear()
-    check._streams.clear()  # each stream is read again from the (empty) cache, and pinned anew
+def rewind_cursors(check, sinks: AgentSinks, *, to: float) -> None:
+    """Make the next run of `check` crawl again from `to` (Unix seconds): every stream's cursor moved back there,
+    through the base package's API, as a cursor written long ago would have it."""
+    for stream in check.directory.streams.values():
+        check.write_persistent_cache(
+            f'log_cursor_{stream.name}', json.encode(Position.before(seconds_to_nanos(to)).to_cursor())
+        )
     sinks.reset_counts()
 
 

@@ -3,8 +3,9 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """The E2E environment: the sandbox ACME server, and the config that points an Agent at it.
 
-`ddev env start acme py3.11 --dev` calls the `dd_environment` fixture (conftest.py), which enters
-`sandbox_environment()`; ddev then starts an Agent container with the config and metadata yielded here.
+`./dev env-start` (`ddev --here env start acme py3.11 --dev`) calls the `dd_environment` fixture (conftest.py), which
+enters `sandbox_environment()`; ddev then starts an Agent container with the config and metadata yielded here.
+tests/e2e_dry_run.py checks what the Agent container gets from them, against a stub `docker`.
 
 Why a Docker Compose service and not a sandbox process on the host:
 

@@ -1,7 +1,7 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""Benchmark for issue 11: how long each of 120 and 1,000 streams on one token waits to be crawled, before and after.
+"""How long each of 120 and 1,000 streams on one token waits to be crawled, before and after the last redesign.
 
 Run with `./dev bench -k streams`, or directly:
 
@@ -13,29 +13,24 @@ real socket, with ACME's real limits (10 requests a second, 300 a minute, per to
 start every 15 s with `max_run_time: 10`, streams are discovered (no `streams:`), and a few logs per stream turn up
 live. Simulated minutes per size: ACME_BENCH_STREAMS_MINUTES_120 (10) and ACME_BENCH_STREAMS_MINUTES_1000 (20).
 
-"Before" is the check at BEFORE_COMMIT (each run started one stream further, after listing every stream), taken
+"Before" is the check at BEFORE_COMMIT (its own loop over the streams, before the base package's one), taken
 out of git with `git archive` into a temporary directory and crawled against this sandbox; ACME_BENCH_BEFORE=<an
 integration root> crawls another one instead. Without git or the commit, the table has no "before" rows.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import subprocess
 import sys
-import tarfile
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from .bench_support import INTEGRATION_ROOT, env_int
+from .bench_support import BEFORE_COMMIT, INTEGRATION_ROOT, before_version, env_int
 from .stream_schedule import Measurement
 
-BEFORE_COMMIT = 'b425ff8'
 # Streams, and simulated minutes: at least 5 rounds of the ideal N / 5 s each.
 SIZES = {
     120: env_int('ACME_BENCH_STREAMS_MINUTES_120', 10),
@@ -47,21 +42,8 @@ CRAWL_TIMEOUT = 1800.0
 
 @pytest.fixture(scope='module')
 def before_package() -> Iterator[Path | None]:
-    """The integration root of the check before issue 11, or None when git cannot provide it."""
-    configured = os.environ.get('ACME_BENCH_BEFORE')
-    if configured:
-        yield Path(configured)
-        return
-    archive = subprocess.run(
-        ['git', 'archive', BEFORE_COMMIT, 'datadog_checks'], cwd=INTEGRATION_ROOT, capture_output=True, check=False
-    )
-    if archive.returncode:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix='acme-before-') as root:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(root, filter='data')
-        yield Path(root)
+    with before_version() as root:
+        yield root
 
 
 def crawl(streams: int, minutes: int, *, package: Path | None = None) -> Measurement:
@@ -121,7 +103,7 @@ def test_staleness_of_many_streams_on_one_token(benchmark, before_package, capsy
         if m
     ]
     lines = [
-        'Issue 11: the longest time each stream went uncrawled, one token, streams discovered, light live traffic;',
+        'The longest time each stream went uncrawled, one token, streams discovered, light live traffic;',
         f'simulated {", ".join(f"{m} min for {n:,} streams" for n, m in SIZES.items())} (fake clock shared by check '
         'and sandbox, real socket, ACME\'s limits); runs every 15 s, max_run_time 10;',
         f'ideal = N / 5 requests/s; target max/ideal <= {TARGET}; "never": streams not crawled at all (their wait is '

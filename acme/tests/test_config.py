@@ -71,7 +71,6 @@ def test_config_errors_never_show_the_token(make_check, dd_run_check, override):
 def test_the_example_config_ships_the_logs_section_the_agent_needs():
     example = yaml.safe_load(EXAMPLE.read_text())
 
-    # Uncommented, unlike optional sections: without it the Agent drops every log the check submits.
-    assert [{k: v for k, v in source.items() if k != 'service'} for source in example['logs']] == [
-        {'type': 'integration', 'source': 'acme'}
-    ]
+    # Uncommented, unlike optional sections: without it the Agent drops every log the check submits. Correct as
+    # shipped: no placeholder to edit (a literal `<SERVICE>` would become the service of logs that have none).
+    assert example['logs'] == [{'type': 'integration', 'source': 'acme'}]

@@ -3,16 +3,18 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """The check inside a real Agent container, against the sandbox ACME server (tests/environment.py).
 
-Run with `ddev env test acme py3.11` (or `./dev env-start`, then `ddev --here env test acme py3.11`); needs Docker.
+Run with `./dev env-test` (= `ddev --here env test acme py3.11 --dev`); needs Docker. Pass a real API key to also
+check that the logs reach Datadog: `./dev env-test -e DD_API_KEY=<key> -e DD_SITE=<site>`. Against an environment
+started by `./dev env-start`, `./dev env-test` runs these tests and leaves it running.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Callable
 
 import pytest
 
@@ -21,13 +23,22 @@ from datadog_checks.dev import run_command
 from datadog_checks.dev._env import E2E_PARENT_PYTHON, e2e_testing
 from datadog_checks.dev.utils import get_metadata_metrics
 
+from .agent_status import LogsStatus, logs_status, parse_status_output
 from .environment import STREAMS, TAGS
 
 pytestmark = pytest.mark.e2e
 
+CHECK = 'acme'
 # The check's defaults (spec.yaml): a first run starts this far back, and never reads the last minute.
 INITIAL_LOOKBACK = 3600
 INGESTION_DELAY = 60
+# What ddev gives the Agent as DD_API_KEY when no key was passed (ddev/e2e/agent/docker.py, DockerAgent.start).
+PLACEHOLDER_API_KEY = 'a' * 32
+NO_REAL_KEY = (
+    "no real API key given to this environment: ddev started the Agent with its placeholder DD_API_KEY (32 'a's), "
+    'which the intake rejects. To check shipping: ./dev env-start -e DD_API_KEY=<key> -e DD_SITE=<site>, or '
+    './dev env-test -e DD_API_KEY=<key> -e DD_SITE=<site>'
+)
 
 
 def values(aggregator, metric: str, tag: str) -> list[float]:
@@ -58,45 +69,66 @@ def test_agent_crawls_the_sandbox(dd_agent_check):
     aggregator.assert_metrics_using_metadata(get_metadata_metrics())
 
 
-def test_agent_ships_the_logs():
+def test_agent_reads_the_integration_log_file():
     """The Agent's logs pipeline reads what the check submits: `logs:` and DD_LOGS_ENABLED are wired.
 
-    dd_agent_check replays metrics and service checks only, so this asks the running Agent (which also runs the
-    check every 15 s) for its logs status. The shape assumed, `logsStats.integrations[].sources[]` with the bytes
-    read in `bytes_read` or an `info` line "Bytes Read: N", is the Agent 7 status JSON; on a mismatch the
-    assertion message shows what the Agent returned.
+    dd_agent_check replays metrics and service checks only, so this asks the running Agent (which runs the check every
+    15 s) for its logs status. The Agent writes a check's logs to a file of its own and reads them back through a `file`
+    source; that source's Bytes Read must grow (tests/agent_status.py has the details and the Agent's sources).
     """
     if not e2e_testing():
         pytest.skip('Not running E2E tests')
 
-    deadline = time.monotonic() + 180
+    logs = wait_for_logs_status(
+        lambda logs: any(source.bytes_read > 0 for source in logs.integration_log_files(CHECK)),
+        f'the Agent read nothing from the integration log file of `{CHECK}`',
+    )
+    for log_file in logs.integration_log_files(CHECK):
+        assert log_file.status == 'OK', log_file
+        assert log_file.configuration.get('Source') == CHECK, log_file
+
+
+def test_agent_ships_the_logs():
+    """The intake accepts the logs: the logs Agent's LogsSent grows. Only with a real API key."""
+    if not e2e_testing():
+        pytest.skip('Not running E2E tests')
+    if agent_env().get('DD_API_KEY', PLACEHOLDER_API_KEY) == PLACEHOLDER_API_KEY:
+        pytest.skip(NO_REAL_KEY)
+
+    wait_for_logs_status(
+        lambda logs: logs.logs_sent > 0,
+        'the Agent sent no log (LogsSent is 0): is the API key valid for DD_SITE? `./dev ddev env agent acme py3.11 '
+        'status` shows the endpoint and the API key status',
+    )
+
+
+def wait_for_logs_status(done: Callable[[LogsStatus], bool], failure: str, timeout: float = 180) -> LogsStatus:
+    """The Agent's logs status once `done` holds; fails with the last status seen after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while True:
-        status = agent_status()
-        running, sources = acme_log_sources(status)
-        if running and any(bytes_read(source) > 0 for source in sources):
-            return
+        logs = logs_status(agent_status())
+        if logs.is_running and done(logs):
+            return logs
         if time.monotonic() > deadline:
-            logs_status = json.dumps(status.get('logsStats'), indent=2)
-            pytest.fail(f'the Agent read no log from the `acme` source; its logs status:\n{logs_status}')
+            shown = {'is_running': logs.is_running, 'metrics': logs.metrics, 'errors': logs.errors}
+            shown['sources'] = [asdict(source) for source in logs.integration_sources(CHECK)]
+            pytest.fail(f'{failure}; the logs status after {timeout:.0f} s:\n{json.dumps(shown, indent=2)}')
         time.sleep(10)
 
 
 def agent_status() -> dict[str, Any]:
     # Same entry point as dd_agent_check: ddev, run by the Python that started this E2E session.
-    command = [os.environ[E2E_PARENT_PYTHON], '-m', 'ddev', 'env', 'agent', 'acme', os.environ['HATCH_ENV_ACTIVE']]
+    command = [os.environ[E2E_PARENT_PYTHON], '-m', 'ddev', 'env', 'agent', CHECK, os.environ['HATCH_ENV_ACTIVE']]
     output = run_command([*command, 'status', '--json'], capture=True, check=True).stdout
-    status, _ = json.JSONDecoder().raw_decode(output[output.index('{') :])
-    return status
+    return parse_status_output(output)
 
 
-def acme_log_sources(status: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
-    logs = status.get('logsStats') or {}
-    integrations = [integration for integration in logs.get('integrations') or [] if integration.get('name') == 'acme']
-    return bool(logs.get('is_running')), [source for integration in integrations for source in integration['sources']]
+def agent_env() -> dict[str, str]:
+    """The Agent container's environment, as Docker keeps it; the Agent shows no more than a key's last characters.
 
-
-def bytes_read(source: dict[str, Any]) -> int:
-    if isinstance(source.get('bytes_read'), int):
-        return source['bytes_read']
-    match = re.search(r'Bytes Read: (\d+)', json.dumps(source.get('info') or {}))
-    return int(match.group(1)) if match else 0
+    ddev names the container `dd_<check>_<env>` (ddev/e2e/agent/docker.py, `_container_name`).
+    """
+    container = f'dd_{CHECK}_{os.environ["HATCH_ENV_ACTIVE"]}'
+    output = run_command(['docker', 'inspect', container], capture=True, check=True).stdout
+    (inspected,) = json.loads(output)
+    return dict(variable.split('=', 1) for variable in inspected['Config']['Env'])

@@ -80,3 +80,15 @@ def test_told_a_larger_cap_than_the_file_has_the_tailer_loses_lines(
     crawl(crawler, agent_logs, runs=5)
 
     assert len(agent_logs.shipped) < len(agent_logs.lines) / 2, 'the emulated Agent does lose what overflows'
+
+
+@pytest.mark.parametrize('interval', [0, -5])
+def test_an_interval_that_is_not_positive_gets_the_budget_of_the_agents_15_s(sandbox, instance, crawler, interval):
+    # The Agent runs such an instance every 15 s (its default); a budget scaled by the interval would be 0 bytes.
+    logs = feed(sandbox, seed='interval', start=START - HOUR, end=START - 2 * 60, count=1000, late_rate=0)
+    crawler.start({**instance, 'min_collection_interval': interval})
+
+    crawler.run()
+
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START))
+    assert not crawler.check.get_warnings()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import crawl_around, deeply_nested
+from .conftest import crawl_around, deeply_nested, metric_total
 
 
 @pytest.fixture
@@ -106,3 +106,35 @@ def test_a_long_message_is_cut_to_the_agents_line_size_and_the_log_says_so(sandb
 
     assert sent['acme']['truncated'] == 'ACME says no'
     assert crawler.cursor('audit')['timestamp'] == '2026-11-26T11:59:00.000000000Z'
+
+
+def test_huge_attributes_are_cut_largest_first_to_the_configured_line_size(
+    sandbox, instance, crawler, lines, datadog_agent, aggregator
+):
+    datadog_agent._config['logs_config.max_message_size_bytes'] = 50_000
+    attributes = {'small': 'kept', 'huge': 'x' * 80_000, 'big': {'list': ['y' * 100] * 300}}
+    log = {'id': 'a', 'timestamp': '2026-11-26T11:50:00Z', 'message': 'short', 'attributes': attributes}
+    sandbox.add_logs('audit', [log])
+    crawler.start(instance)
+
+    crawler.run()
+
+    (sent,), (line,) = crawler.sent(), lines
+    assert 45_000 < len(line.encode()) + 1 <= 50_000
+    assert sent['message'] == 'short', 'the largest field is cut, not the message'
+    assert sent['acme']['id'] == 'a' and sent['timestamp'] == 1795693800000, 'what places the log is kept whole'
+    text = json.dumps(attributes, separators=(',', ':'))
+    cut = sent['acme']['attributes']
+    assert text.startswith(cut) and len(cut) > 45_000, 'its JSON text, cut'
+    assert sent['acme_crawler']['truncated_fields'] == ['attributes']
+    assert metric_total(aggregator, 'acme.logs.truncated', 'acme_stream:audit') == 1
+
+
+def test_a_log_no_cut_can_fit_is_skipped_named_and_passed(sandbox, instance, crawler, datadog_agent, aggregator):
+    datadog_agent._config['logs_config.max_message_size_bytes'] = 2_000
+    long_id = poison('"attributes":{"k":"v"}').replace(b'"p1"', b'"' + b'p' * 3000 + b'"')
+
+    assert crawl_around(sandbox, instance, crawler, long_id) == []
+    assert metric_total(aggregator, 'acme.logs.skipped', 'reason:unencodable', 'acme_stream:audit') == 1
+    (warning,) = crawler.check.get_warnings()
+    assert warning.startswith('Skipped 1 unencodable logs in stream `audit` (ids: ') and 'even cut down' in warning

@@ -3,21 +3,12 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """How many bytes a run may hand to the Agent, so that its integration log file never loses a log.
 
-The Agent appends every line `send_log` gives it to `<logs run_path>/integrations/<check id>.log`, and a file tailer
-ships that file like any other (DataDog/datadog-agent, pkg/logs/launchers/integration/launcher.go):
-
-- before a write that would take the file past `logs_config.integrations_logs_files_max_size` (MB), the Agent
-  truncates it in place, read or not; and past `logs_config.integrations_logs_total_usage` (MB, all integrations
-  together) it deletes the least recently written file;
-- the tailer sleeps 1 s whenever it reaches the end of the file, and notices a truncation only at its next scan
-  (`logs_config.file_scan_period`, 10 s), when the file is shorter than what it had read.
-
-So logs are lost when the file is truncated before the tailer has read them, or when more than the cap is written
-between a truncation and the scan that notices it. This module keeps both from happening:
-
-- a run hands the Agent at most a quarter of the cap (less if runs come faster than the tailer's scans);
-- the write that makes the Agent truncate the file may only be a run's first one, several seconds after the check
-  last wrote, when the tailer has read everything; a run that would cross the cap later stops before it.
+The Agent appends every line `send_log` gives it to `<logs run_path>/integrations/<check id>.log`, truncates that
+file in place, read or not, before a line that would take it past `logs_config.integrations_logs_files_max_size`,
+and ships it with a file tailer that notices a truncation only at its next scan (`logs_config.file_scan_period`)
+(DataDog/datadog-agent, pkg/logs/launchers/integration/launcher.go). So a run hands the Agent at most a quarter of
+that cap, and only a run's first line may make the Agent truncate the file, seconds after the check last wrote, when
+the tailer has read it all: a run that would cross the cap later stops before it.
 """
 
 from __future__ import annotations

@@ -83,6 +83,10 @@ class PageTokenExpired(AcmeApiError):
     """The page token outlived its 5 minutes; the query must start again."""
 
 
+# What concerns every stream of the instance, not the one that met it: they end the run.
+INSTANCE_FAILURES = (AuthenticationError, RateLimited)
+
+
 class LogPage(NamedTuple):
     logs: list[Any]
     next_token: str | None

@@ -3,21 +3,17 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """The streams an instance crawls, as ACME's listing shows them, and the order a run visits them in.
 
-ACME allows a token about 5 requests a second, so with N streams none can be visited more often than every N / 5
-seconds. Visiting the least recently visited stream first, a page per visit while others wait, comes closest: a
-stream waits at most one round of the others, and a stream with a backlog reads further only when no other waits.
-A stream never read has waited longest of all. A stream whose visit failed waits out its own backoff (stream.py).
-
-The listing is read even when `streams` names them: it gives each stream's `created_at` (see cursors.py). The first
-pass after a start reads every listing page at once; later passes, every LISTING_INTERVAL, take a page per few
-visits, so that a long listing never holds the crawl up.
+With N streams on a token, none can be visited more often than every N / 5 s (ACME's sustained rate). Least recently
+visited first, a page per visit while others wait, comes closest: a stream waits at most a round of the others. A
+stream never read has waited longest; a failing one waits out its backoff (stream.py). The listing gives each
+stream's `created_at` (cursors.py): its first pass reads every page at once, later ones a page per few visits.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from .client import AcmeApiError, AuthenticationError, PageTokenExpired, RateLimited
+from .client import INSTANCE_FAILURES, AcmeApiError, PageTokenExpired
 
 if TYPE_CHECKING:
     from .client import AcmeClient, StreamInfo
@@ -73,7 +69,7 @@ class StreamDirectory:
                 waiting = self._waiting()
                 if not waiting:
                     return
-                self._visiting = min(waiting, key=_never_first)
+                self._visiting = min(waiting, key=_visit_order)
                 yield self._visiting
                 visits_since_listing += 1
                 if self._visiting.caught_up or self._visiting.failures:
@@ -112,7 +108,7 @@ class StreamDirectory:
         except PageTokenExpired:
             self._seen = None  # the pass starts again at the next page; streams found so far stay
             return
-        except (AuthenticationError, RateLimited):
+        except INSTANCE_FAILURES:
             raise
         except AcmeApiError as e:
             if not self.streams:
@@ -151,5 +147,7 @@ def _continues(stream: AcmeLogStream, info: StreamInfo) -> bool:
     return info.created_ns is None or stream.created_ns == info.created_ns
 
 
-def _never_first(stream: AcmeLogStream) -> tuple[bool, float]:
-    return stream.last_visit is not None, stream.last_visit or 0.0
+def _visit_order(stream: AcmeLogStream) -> tuple[bool, bool, float]:
+    """Healthy streams before failing ones (whose retries must not delay them), never read ones first, then the least
+    recently visited."""
+    return stream.failures > 0, stream.last_visit is not None, stream.last_visit or 0.0

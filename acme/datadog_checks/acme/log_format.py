@@ -1,22 +1,14 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""ACME's JSON in, the log the base package's `send_log` submits out, every value kept as ACME sent it.
+"""ACME's JSON in, the log the base package's `send_log` submits out (`LogRecord.data`), values kept as ACME sent them.
 
-A submitted log (`LogRecord.data`):
-
-- `acme`: every field of the ACME log as ACME sent it (any field ACME adds later included), except `message`;
-- `message`, `timestamp`, `status`, `service`, `hostname`, `ddsource`, `ddtags`: Datadog's own attributes;
-- `acme_crawler`: what the check has to say about the log, only when it has something to say, in a namespace
-  ACME's fields cannot collide with: `truncated` and `original_size` (the line was cut to fit the Agent),
-  `truncated_fields`, `as_text` (values the Agent's JSON library cannot write, kept as their JSON text) and
-  `replaced_characters` (text that was not valid UTF-8).
-
-The Agent's JSON library is orjson, as the base package's helpers are. It has limits that valid JSON exceeds:
-integers beyond 64 bits are decoded as floats (silently) and cannot be encoded, numbers beyond a double's range
-(`1e400`) and nesting past 1,024 levels fail a whole page, encoding fails past 254 levels, and text that is not
-UTF-8 (invalid bytes, lone surrogate escapes) fails both ways. So a page orjson would refuse or round is decoded by
-the standard library, log by log when it must, and a log orjson cannot encode gets those values as text.
+A log has ACME's fields under `acme` (but `message`), Datadog's attributes at the top, and under `acme_crawler`, only
+when there is something to say, the check's notes: `truncated`, `original_size`, `truncated_fields`, `as_text`,
+`replaced_characters`. The Agent's JSON library, orjson, has limits valid JSON exceeds: integers beyond 64 bits are
+decoded as floats (silently) and cannot be encoded, `1e400` and nesting past 1,024 levels fail a page, encoding fails
+past 254 levels, and text that is not UTF-8 fails both ways. So a page orjson would refuse or round is decoded by the
+standard library, log by log when it must, and what orjson cannot encode is sent as text, and noted.
 """
 
 from __future__ import annotations
@@ -175,24 +167,26 @@ def _json_text(value: Any) -> str:
 
 def fit_line(log: dict[str, Any], line: bytes, limit: int) -> bytes:
     """Cut the log until its line (and the newline the Agent adds) fits in `limit` bytes; note it. The line stays one
-    structured log: `message` is cut first, then the largest ACME fields, each at a character boundary with JSON
-    escaping counted. UnencodableLog if even that cannot make it fit (an `id` alone too long)."""
+    structured log: the largest of `message` and the ACME fields is cut first (`message`, as a rule), then the next
+    largest if still needed, each at a character boundary with JSON escaping counted; a field cut is its JSON text.
+    UnencodableLog if even that cannot make it fit (an `id` alone too long)."""
     notes = log.setdefault(CRAWLER_FIELDS, {})
     notes.update(truncated=True, original_size=len(line))
     line = encode(log)
-    excess = len(line) + 1 - limit
-    if excess > 0 and log['message']:
-        log['message'] = _cut(log['message'], len(encode(log['message'])) - 2 - excess)
-        line = encode(log)
     fields = log['acme']
-    candidates = sorted((key for key in fields if key not in _KEPT_WHOLE), key=lambda key: -len(encode(fields[key])))
-    for key in candidates:
+    parts = [(log, 'message')] + [(fields, key) for key in fields if key not in _KEPT_WHOLE]
+    parts.sort(key=lambda part: len(encode(part[0][part[1]])), reverse=True)
+    for container, key in parts:
         excess = len(line) + 1 - limit
         if excess <= 0:
             break
-        text = fields[key] if isinstance(fields[key], str) else _json_text(fields[key])
-        fields[key] = _cut(text, len(encode(text)) - 2 - excess - len(key) - 24)  # room for its name in the notes
-        notes['truncated_fields'] = [*notes.get('truncated_fields', ()), key]
+        value = container[key]
+        text = value if isinstance(value, str) else _json_text(value)
+        named = container is fields  # a cut ACME field is named in `truncated_fields`: room for that too
+        # What the line has of it now, less the excess, is what its text may take (quotes included).
+        container[key] = _cut(text, len(encode(value)) - 2 - excess - (len(encode(key)) + 24 if named else 0))
+        if named:
+            notes['truncated_fields'] = [*notes.get('truncated_fields', ()), key]
         line = encode(log)
     if len(line) + 1 > limit:
         raise UnencodableLog(f'{len(line) + 1} bytes even cut down, more than the {limit} the Agent takes')

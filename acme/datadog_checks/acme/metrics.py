@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datadog_checks.base import AgentCheck
 
+    from .stream import Visit
+
 STREAM_TAG = 'acme_stream'
 LISTING = 'none'  # the `acme_stream` tag of requests that list streams
 
@@ -23,17 +25,15 @@ class CrawlMetrics:
     def _tags(self, stream: str | None, *extra: str) -> list[str]:
         return [f'{STREAM_TAG}:{stream or LISTING}', *extra, *(self._check.config.tags or ())]
 
-    def visited(
-        self, stream: str, *, submitted: int, size: int, skipped: dict[str, int], truncated: int, lag: float
-    ) -> None:
-        """What one visit of a stream did, and how far behind now its cursor is."""
+    def visited(self, stream: str, visit: Visit, *, sent_bytes: int, now: float) -> None:
+        """What one visit of a stream did, and how far behind now it left the stream."""
         tags = self._tags(stream)
-        self._check.count('logs.submitted', submitted, tags=tags)
-        self._check.count('logs.bytes_submitted', size, tags=tags)
-        self._check.count('logs.truncated', truncated, tags=tags)
-        for reason, count in skipped.items():
-            self._check.count('logs.skipped', count, tags=self._tags(stream, f'reason:{reason}'))
-        self._check.gauge('crawl.lag', lag, tags=tags)
+        self._check.count('logs.submitted', visit.submitted, tags=tags)
+        self._check.count('logs.bytes_submitted', sent_bytes, tags=tags)
+        self._check.count('logs.truncated', visit.truncated, tags=tags)
+        for reason, skipped in visit.skipped.items():
+            self._check.count('logs.skipped', skipped.count, tags=self._tags(stream, f'reason:{reason}'))
+        self._check.gauge('crawl.lag', now - visit.position.nanos / 1e9, tags=tags)
 
     def request(self, stream: str | None, status: int | None, seconds: float) -> None:
         status_class = f'{status // 100}xx' if status else 'error'

@@ -1,0 +1,63 @@
+# (C) Datadog, Inc. 2026-present
+# All rights reserved
+# Licensed under a 3-clause BSD style license (see LICENSE)
+"""`datadog-agent check acme` (and `ddev env agent ... check`) runs the check once, in a process without a logs
+component: it reads and reports as usual, but never moves a cursor past logs nobody will ship."""
+
+import pytest
+
+from datadog_checks.base import AgentCheck
+
+from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
+
+ONE_SHOT_WARNING = (
+    'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream cursors were left '
+    'as they are; the running Agent collects these logs'
+)
+
+
+@pytest.fixture(params=['DD_CMD_PORT', 'cmd_port'])
+def one_shot(request, monkeypatch, datadog_agent):
+    """What that command sets before Python starts, seen from the environment or from the Agent's configuration."""
+
+    def enter():
+        if request.param == 'DD_CMD_PORT':
+            monkeypatch.setenv('DD_CMD_PORT', '0')
+        else:
+            monkeypatch.setitem(datadog_agent._config, 'cmd_port', 0)
+
+    def leave():
+        monkeypatch.delenv('DD_CMD_PORT', raising=False)
+        monkeypatch.setitem(datadog_agent._config, 'cmd_port', 5001)
+
+    return enter, leave
+
+
+def test_agent_check_runs_write_no_cursor_and_the_agent_then_delivers_everything_once(
+    sandbox, instance, crawler, clock, datadog_agent, aggregator, one_shot
+):
+    enter, leave = one_shot
+    logs = feed(sandbox, seed='one-shot', start=START - 30 * 60, end=START + 10 * 60, count=1000)
+    crawler.start(instance)  # the Agent's own instance, running before and after
+    crawler.run(times=4)
+    cache_before = dict(datadog_agent._cache)
+    shipped = list(crawler.sent_keys())
+
+    enter()
+    for _attempt in range(2):  # ddev retries a failed check; operators run it twice out of habit
+        one_shot_check = crawler.start(instance)
+        crawler.run()
+        assert one_shot_check.get_warnings()[-1] == ONE_SHOT_WARNING
+        assert datadog_agent._cache == cache_before, 'no cursor, no pin, nothing written'
+    assert len(crawler.sent_keys()) > len(shipped), 'it read and submitted as usual (the Agent drops those)'
+    aggregator.assert_service_check('acme.can_connect', AgentCheck.OK)
+    leave()
+
+    crawler.check_ids.clear()
+    datadog_agent._sent_logs.clear()  # what the one-shot process submitted went nowhere
+    crawler.start(instance)  # the Agent's next runs
+    crawler.run(times=60)
+
+    assert not [w for w in crawler.check.get_warnings() if 'one-shot' in w]
+    until = clock.time() - 15 - 60
+    assert_exactly_once(shipped + crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=until))
