@@ -47,8 +47,10 @@ def restored(log: dict) -> dict:
         ),
         pytest.param(
             f'"attributes":{deeply_nested(1100)}',
-            lambda log, line: log['acme']['attributes'] == deeply_nested(1100)
-            and log['acme_crawler'] == {'as_text': ['attributes']},
+            # Python 3.11's decoder stops short of 1,100 levels: all of `attributes` is its text. Newer Pythons decode
+            # it, and only what lies deeper than orjson writes is text. Either way, every level is in the line.
+            lambda log, line: line.replace('\\"', '"').count('{"a":') == 1100
+            and log['acme_crawler']['as_text'] in (['attributes'], ['attributes' + '.a' * 249]),
             id='attributes 1100 levels deep, as text',
         ),
         pytest.param(

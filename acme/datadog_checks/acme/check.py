@@ -116,7 +116,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self.crawl.run_time.begin(self.config.max_run_time)  # type: ignore[arg-type]
         self.crawl.log_file.begin_run(self._run_bytes)
         try:
-            self.process_streams()
+            super().check(_)  # the base package's loop, as it is
         except AuthenticationError as e:
             self._report_connection(AgentCheck.CRITICAL, e.describe())
             raise
@@ -139,7 +139,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         failing = self.directory.failing()
         if failing:
             problems = '; '.join(stream.problem or '' for stream in failing)
-            self._report_connection(AgentCheck.WARNING, f'{len(failing)} of the streams fail: {problems}')
+            total = len(self.directory.streams)
+            self._report_connection(AgentCheck.WARNING, f'{len(failing)} of {total} streams failing: {problems}')
         else:
             self._report_connection(AgentCheck.OK)
 

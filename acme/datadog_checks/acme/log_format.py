@@ -90,11 +90,8 @@ def log_shaper(ddtags: str, service: str | None) -> Callable[[dict[str, Any], in
 
 
 def to_send_log_timestamp(millis: int) -> float:
-    """The `timestamp` for `send_log`, which takes seconds and writes `int(timestamp * 1000)`.
-
-    Half a millisecond past the millisecond, so the product never falls a hair short of it, which `int` would round
-    down: a float of seconds is exact to about 0.2 microseconds, far below that half millisecond.
-    """
+    """The `timestamp` for `send_log`, which takes seconds and writes `int(timestamp * 1000)`: half a millisecond past
+    the millisecond, so that the product never falls a hair short of it (a float of seconds is exact to 0.2 us)."""
     return (millis + 0.5) / 1000
 
 

@@ -19,7 +19,7 @@ from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 from .agent_log_file import STOP, TOO_LARGE, OutOfBytes
 from .client import INSTANCE_FAILURES, AcmeApiError, PageTokenExpired, StartInTheFuture, StreamUnavailable
 from .cursors import InvalidCursor, Position
-from .log_format import UnencodableLog, encode, fit_line, log_shaper, make_encodable
+from .log_format import CRAWLER_FIELDS, UnencodableLog, encode, fit_line, log_shaper, make_encodable
 from .metrics import STREAM_TAG
 from .timing import INTAKE_MAX_AGE, RunOver, parse_rfc3339, seconds_to_nanos, stale_line
 
@@ -256,12 +256,8 @@ class AcmeLogStream(LogStream):
         last_nanos, last_id = visit.position
         held: LogRecord | None = None
         stale, submitted = 0, 0
-        line_limit, stale_before, shape = (
-            self._crawl.log_file.line_limit,
-            stale_line(self._crawl.clock.time()),
-            self._shape,
-        )
-        log_file, new_record = self._crawl.log_file, LogRecord.__new__
+        log_file, shape, new_record = self._crawl.log_file, self._shape, LogRecord.__new__
+        line_limit, stale_before = log_file.line_limit, stale_line(self._crawl.clock.time())
         # Lines that fit in `room` go without a call each; what they took is counted once, however the page ends.
         room = allowed = log_file.room()
         try:
@@ -308,6 +304,7 @@ class AcmeLogStream(LogStream):
                     if verdict == STOP:  # before this log: the cursor must not pass it
                         room = allowed = 0
                         visit.out_of_bytes = True
+                        visit.truncated -= 'truncated' in data.get(CRAWLER_FIELDS, ())  # the next run counts it
                         break
                     room = allowed = log_file.room()
                     if verdict == TOO_LARGE:
@@ -350,9 +347,9 @@ class AcmeLogStream(LogStream):
         crawl, now = self._crawl, self._crawl.clock.time()
         if visit.pages or failure or self.caught_up:  # not a run that ended before this stream got its turn
             self.last_visit = now
-        if failure is None:
+        if failure is None and (visit.pages or self.caught_up):  # ACME answered for this stream
             self.failures, self.problem = 0, None
-        else:
+        elif failure is not None:
             self.failures += 1
             delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (self.failures - 1))
             retry_after = getattr(failure, 'retry_after', None)
