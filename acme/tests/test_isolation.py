@@ -144,6 +144,8 @@ def test_text_that_is_not_utf8_is_replaced_in_that_log_alone(
         assert replaced['acme']['attributes'] == {'k\ufffd': 'v\ufffd'}
     assert crawler.cursor('audit')['timestamp'] > '2026-11-26T11:50:02.004', 'the cursor went past it'
     assert len([key for key in crawler.sent_keys() if key[0] == 'prod-web']) == len(others)
+    runs_reading_prod_web = {int((record.clock - START) // INTERVAL) for record in requests_of(sandbox, 'prod-web')}
+    assert runs_reading_prod_web == {0, 1, 2}, 'the healthy stream keeps its pace: read in every run'
     pages = math.ceil(11 / page_size) + (11 % page_size == 0)
     assert len(requests_of(sandbox, 'audit')) == pages + 2, 'its pages, then a request per run: nothing re-read'
     assert not crawler.check.get_warnings()
