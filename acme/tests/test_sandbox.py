@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -21,58 +21,17 @@ import requests
 from tests.sandbox import AcmeSandbox, Faults, generate_bulk, generate_logs
 from tests.sandbox.timefmt import NS_PER_SECOND, iso_utc, parse_rfc3339, seconds_to_ns
 
-TOKEN = 'sandbox-token'
-# Another ACME customer on the same URL.
-OTHER = 'other-customer-token'
-T0 = 1_790_000_000.25  # 2026-09-21, a quarter second into a rate-limit window
-
-
-class FakeClock:
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_sandbox(clock: FakeClock) -> Iterator[Callable[..., AcmeSandbox]]:
-    started: list[AcmeSandbox] = []
-
-    def make(**options: Any) -> AcmeSandbox:
-        options.setdefault('rate_limits', False)
-        sandbox = AcmeSandbox(clock=clock.time, **options)
-        started.append(sandbox.start())
-        return sandbox
-
-    yield make
-    for sandbox in started:
-        sandbox.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-def get(
-    http: requests.Session, sandbox: AcmeSandbox, path: str, *, token: str | None = TOKEN, **params: Any
-) -> requests.Response:
-    headers = {'Authorization': f'Bearer {token}'} if token is not None else {}
-    return http.get(sandbox.url + path, params=params, headers=headers, timeout=5)
-
-
-def error_code(response: requests.Response) -> str:
-    return response.json()['error']['code']
+from .sandbox_http import (  # noqa: F401 (fixtures)
+    OTHER,
+    T0,
+    TOKEN,
+    FakeClock,
+    clock,
+    error_code,
+    get,
+    http,
+    make_sandbox,
+)
 
 
 def date_headers(response: requests.Response) -> list[str]:

@@ -4,15 +4,14 @@
 """The sandbox's knobs for one stream's trouble, through real HTTP: per-stream outages, short
 listing pages, what the listing says of `created_at`, and raw log bytes served verbatim.
 
-Self-contained on purpose: the helpers mirror test_sandbox.py, but this file must not depend on
-test modules that change with the check.
+The harness it shares with test_sandbox.py (sandbox_http.py) involves nothing of the check.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,63 +20,23 @@ import requests
 from tests.sandbox import OMIT, AcmeSandbox, Faults
 from tests.sandbox.timefmt import iso_utc, parse_rfc3339
 
-TOKEN = 'sandbox-token'
-# Another ACME customer on the same URL.
-OTHER = 'other-customer-token'
-T0 = 1_790_000_000.25  # 2026-09-21, a quarter second into a rate-limit window
+from .sandbox_http import (  # noqa: F401 (fixtures)
+    OTHER,
+    T0,
+    TOKEN,
+    FakeClock,
+    clock,
+    error_code,
+    get,
+    http,
+    make_sandbox,
+)
+
 CREATED = '2026-01-04T10:00:00Z'
-
-
-class FakeClock:
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_sandbox(clock: FakeClock) -> Iterator[Callable[..., AcmeSandbox]]:
-    started: list[AcmeSandbox] = []
-
-    def make(**options: Any) -> AcmeSandbox:
-        options.setdefault('rate_limits', False)
-        sandbox = AcmeSandbox(clock=clock.time, **options)
-        started.append(sandbox.start())
-        return sandbox
-
-    yield make
-    for sandbox in started:
-        sandbox.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-def get(
-    http: requests.Session, sandbox: AcmeSandbox, path: str, *, token: str | None = TOKEN, **params: Any
-) -> requests.Response:
-    headers = {'Authorization': f'Bearer {token}'} if token is not None else {}
-    return http.get(sandbox.url + path, params=params, headers=headers, timeout=5)
 
 
 def logs_path(stream: str) -> str:
     return f'/api/v1/streams/{stream}/logs'
-
-
-def error_code(response: requests.Response) -> str:
-    return response.json()['error']['code']
 
 
 def list_all(
