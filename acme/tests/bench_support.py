@@ -1,58 +1,29 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""Helpers for test_bench.py: sandbox subprocesses, counting Agent sinks, the raw-fetch floor and the report."""
+"""Helpers for test_bench.py: sandbox subprocesses, counting Agent sinks, a request log and the report."""
 
 from __future__ import annotations
 
-import cProfile
-import io
 import os
-import pstats
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from statistics import median
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from datadog_checks.acme import client as ratelimit
-from datadog_checks.acme.compat import json
-from datadog_checks.acme.cursors import Position, encode_slot
-from datadog_checks.acme.timing import format_rfc3339, seconds_to_nanos
+import orjson
 
 from .conftest import stream_of_cursor_key
+from .cpu_per_log import lift_pacing
 
 INTEGRATION_ROOT = Path(__file__).resolve().parent.parent
-# The check before the redesign onto the base package's loop: what "before" means in the benchmarks.
-BEFORE_COMMIT = '4c7ab12'
 READY_PREFIX = 'ACME sandbox listening on '
-
-
-@contextmanager
-def before_version() -> Iterator[Path | None]:
-    """An integration root holding the check of BEFORE_COMMIT (or ACME_BENCH_BEFORE), or None when git lacks it."""
-    configured = os.environ.get('ACME_BENCH_BEFORE')
-    if configured:
-        yield Path(configured)
-        return
-    archive = subprocess.run(
-        ['git', 'archive', BEFORE_COMMIT, 'datadog_checks'], cwd=INTEGRATION_ROOT, capture_output=True, check=False
-    )
-    if archive.returncode:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix='acme-before-') as root:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(root, filter='data')
-        yield Path(root)
 
 
 def env_int(name: str, default: int) -> int:
@@ -61,14 +32,30 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def once(function: Callable[..., Any]) -> Callable[..., None]:
+    """`function`, run by the first call only. ddev runs benchmarks with `--benchmark-cprofile`, with which
+    pytest-benchmark calls a `pedantic` target once more, under cProfile: that call would crawl and count again."""
+    done: list[bool] = []
+
+    def call(*args: Any, **kwargs: Any) -> None:
+        if not done:
+            done.append(True)
+            function(*args, **kwargs)
+
+    return call
+
+
 class SandboxProcess:
-    """`python -m tests.sandbox` in its own process, preloaded with `--bulk` logs and without rate limits.
+    """`python -m tests.sandbox` in its own process, preloaded with `--bulk` logs; ACME's rate limits (10 requests a
+    second, 300 a minute, per token) only with `rate_limits`.
 
     Bulk logs spread over `--bulk-span` seconds and end 120 s before the sandbox started; nothing else is
     served (`--rate 0 --backfill 0`), so every crawl of the bulk stream sees exactly `bulk` logs.
     """
 
-    def __init__(self, *, bulk: int, span: float, token: str, streams: tuple[str, ...], seed: int = 1) -> None:
+    def __init__(
+        self, *, bulk: int, span: float, token: str, streams: tuple[str, ...], seed: int = 1, rate_limits: bool = False
+    ) -> None:
         self.bulk = bulk
         self.span = span
         self.token = token
@@ -89,7 +76,7 @@ class SandboxProcess:
             '0',
             '--backfill',
             '0',
-            '--no-rate-limits',
+            *([] if rate_limits else ['--no-rate-limits']),
             '--bulk',
             str(bulk),
             '--bulk-span',
@@ -166,8 +153,6 @@ class AgentSinks:
         self.metrics = 0
         self.cache: dict[str, str] = {}
         self.writes_by_key: Counter[str] = Counter()
-        # Returned for keys never written: lets a warm-up run start from a given cursor.
-        self.fallback = ''
 
     def send_log(self, log_line: str, check_id: str) -> None:
         self.logs += 1
@@ -178,20 +163,21 @@ class AgentSinks:
         self.writes_by_key[key] += 1
 
     def read_persistent_cache(self, key: str) -> str:
-        return self.cache.get(key, self.fallback)
+        return self.cache.get(key, '')
 
     def submit_metric(self, *args: Any, **kwargs: Any) -> None:
         self.metrics += 1
 
-    def install(self, monkeypatch, datadog_agent, aggregator=None) -> AgentSinks:
-        # An Agent whose integration log file takes a whole backlog in one run: here the check's CPU is measured,
-        # not the byte budget that keeps a real Agent's file from being truncated unread.
+    def install(self, monkeypatch, datadog_agent, aggregator=None, *, paced: bool = False) -> AgentSinks:
+        """Route the stubs here. Unless `paced`, the check also requests pages as fast as it can: the sandbox then has
+        no limits, and what is measured is the check (writes, memory), not ACME's ceiling."""
+        # An Agent whose integration log file takes a whole backlog in one run: here the check is measured, not the
+        # byte budget that keeps a real Agent's file from being truncated unread. No `logs_config.run_path`: no
+        # registry (tests/cpu_per_log.py measures the check with one).
         for setting in ('integrations_logs_files_max_size', 'integrations_logs_total_usage'):
             monkeypatch.setitem(datadog_agent._config, f'logs_config.{setting}', 1_000_000)
-        # Nor the pacing that keeps the check within ACME's limits (the sandboxes here have none).
-        monkeypatch.setattr(ratelimit, 'SPACING', 0.0)
-        monkeypatch.setattr(ratelimit, 'RATE', float('inf'))
-        monkeypatch.setattr(ratelimit, 'BURST', float('inf'))
+        if not paced:
+            lift_pacing(monkeypatch.setattr)
         monkeypatch.setattr(datadog_agent, 'send_log', self.send_log)
         monkeypatch.setattr(datadog_agent, 'write_persistent_cache', self.write_persistent_cache)
         monkeypatch.setattr(datadog_agent, 'read_persistent_cache', self.read_persistent_cache)
@@ -200,8 +186,8 @@ class AgentSinks:
         return self
 
     def forget_cursors(self) -> None:
+        """An Agent that lost its persistent cache: the next new check starts every stream `initial_lookback` ago."""
         self.cache.clear()
-        self.fallback = ''
 
     def reset_counts(self) -> None:
         self.logs = self.writes = self.metrics = 0
@@ -211,174 +197,114 @@ class AgentSinks:
         by_stream: Counter[str] = Counter()
         for key, count in self.writes_by_key.items():
             # A cursor slot, or the creation instant remembered for the stream (`acme_created_<stream id>`).
-            stream = stream_of_cursor_key(key) if 'log_cursor_' in key else key.split('acme_created_', 1)[1]
-            by_stream[stream] += count
+            if 'log_cursor_' in key:
+                by_stream[stream_of_cursor_key(key)] += count
+            else:
+                by_stream[key.split('acme_created_', 1)[-1]] += count
         return dict(sorted(by_stream.items()))
 
 
-def rewind_cursors(check, sinks: AgentSinks, *, to: float) -> None:
-    """Make the next run of `check` crawl again from `to` (Unix seconds): every stream's cursor moved back there,
-    through the base package's API, as a cursor written long ago would have it."""
-    for stream in check.directory.streams.values():
-        check.write_persistent_cache(
-            f'log_cursor_{stream.name}', json.encode(Position.before(seconds_to_nanos(to)).to_cursor())
-        )
-    sinks.reset_counts()
+@dataclass(frozen=True)
+class Exchange:
+    """One request through a RequestsWrapper, as the client saw it (the host's clock, which is the sandbox's)."""
+
+    path: str
+    sent: float
+    received: float
+    status: int
+    logs: int  # in a logs answer
+    remaining: float | None  # X-RateLimit-Remaining
+    reset: float | None  # X-RateLimit-Reset, Unix seconds
+    retry_after: float | None
 
 
-def cursor_entry(seconds: float) -> str:
-    """A stored cursor slot meaning "everything before `seconds` is done", newer than any the check wrote."""
-    return encode_slot(10**9, json.encode(Position.before(seconds_to_nanos(seconds)).to_cursor()))
+class RequestLog:
+    """Every request made through any RequestsWrapper: when, what came back, and what ACME's headers said.
 
-
-@dataclass
-class FloorResult:
-    logs: int
-    pages: int  # requests that returned logs
-    requests: int
-
-
-def check_window(now: float, *, lookback: float, ingestion_delay: float) -> tuple[str, str]:
-    """The first query's `start_time` and `end_time` as the check computes them for a stream without cursor."""
-    return format_rfc3339(seconds_to_nanos(now - lookback)), format_rfc3339(seconds_to_nanos(now - ingestion_delay))
-
-
-def crawl_floor(
-    http,
-    *,
-    url: str,
-    token: str,
-    stream: str,
-    start_time: str,
-    end_time: str,
-    limit: int,
-    submit: Callable[[dict[str, Any]], None] | None = None,
-) -> FloorResult:
-    """The least any crawler must do: fetch every page of the query and JSON-decode it, nothing else.
-
-    Same HTTP client (the check's own RequestsWrapper), same parameters, same decoder as the check.
-    With `submit`, also hand every decoded log to it as it is: the least an Agent integration must add.
+    From the headers alone it tells the requests sent while ACME had said to wait: before the X-RateLimit-Reset of
+    an answer whose X-RateLimit-Remaining was 0, or before the Retry-After of a 429. The send time is taken before the
+    request leaves, so a request that reaches ACME just after the reset still counts: the count errs towards too many.
     """
-    endpoint = f'{url}/api/v1/streams/{stream}/logs'
-    headers = {'Authorization': f'Bearer {token}'}
-    params: dict[str, Any] = {'start_time': start_time, 'end_time': end_time, 'limit': limit}
-    logs = pages = requests = 0
-    while True:
-        response = http.get(endpoint, params=params, extra_headers=headers)
-        requests += 1
-        if response.status_code != 200:
-            raise AssertionError(f'floor crawl: HTTP {response.status_code}: {response.content[:300]!r}')
-        body = json.decode(response.content)
-        if submit is not None:
-            for log in body['data']:
-                submit(log)
-        count = len(body['data'])
-        logs += count
-        pages += count > 0
-        token_ = body['next_page_token']
-        if not token_:
-            return FloorResult(logs, pages, requests)
-        params = {'page_token': token_}
-
-
-class PageCounter:
-    """Counts logs requests and pages (requests that returned logs) made through any RequestsWrapper."""
 
     def __init__(self) -> None:
-        self.requests = 0
-        self.pages = 0
+        self.exchanges: list[Exchange] = []
 
-    def install(self, monkeypatch) -> PageCounter:
+    def install(self, monkeypatch) -> RequestLog:
         # RequestsWrapper has __slots__, so the method is wrapped on the class, for this test only.
         from datadog_checks.base.utils.http import RequestsWrapper
 
         real_get = RequestsWrapper.get
-        counter = self
+        exchanges = self.exchanges
 
         def get(wrapper, url, *args, **kwargs):
+            sent = time.time()
             response = real_get(wrapper, url, *args, **kwargs)
-            if url.endswith('/logs'):
-                counter.requests += 1
+            received = time.time()
+            logs = 0
+            if response.status_code == 200 and url.endswith('/logs'):
                 try:
-                    counter.pages += bool(json.decode(response.content)['data'])
+                    logs = len(orjson.loads(response.content)['data'])
                 except (ValueError, KeyError, TypeError):
                     pass
+            headers = response.headers
+            exchanges.append(
+                Exchange(
+                    path=url.split('://', 1)[-1].partition('/')[2],
+                    sent=sent,
+                    received=received,
+                    status=response.status_code,
+                    logs=logs,
+                    remaining=_number(headers.get('X-RateLimit-Remaining')),
+                    reset=_number(headers.get('X-RateLimit-Reset')),
+                    retry_after=_number(headers.get('Retry-After')),
+                )
+            )
             return response
 
         monkeypatch.setattr(RequestsWrapper, 'get', get)
         return self
 
     def reset(self) -> None:
-        self.requests = self.pages = 0
+        self.exchanges.clear()
+
+    @property
+    def requests(self) -> int:
+        """Requests for logs (not the streams listing)."""
+        return sum(exchange.path.endswith('/logs') for exchange in self.exchanges)
+
+    @property
+    def pages(self) -> int:
+        """Requests that returned logs."""
+        return sum(exchange.logs > 0 for exchange in self.exchanges)
+
+    @property
+    def too_many(self) -> int:
+        """429 answers."""
+        return sum(exchange.status == 429 for exchange in self.exchanges)
+
+    @property
+    def spent(self) -> int:
+        """Answers saying the window was spent (X-RateLimit-Remaining 0), each a wait the client had to make."""
+        return sum(exchange.remaining == 0 for exchange in self.exchanges)
+
+    def sent_while_limited(self) -> list[Exchange]:
+        limited_until = float('-inf')
+        early = []
+        for exchange in sorted(self.exchanges, key=lambda e: e.sent):
+            if exchange.sent < limited_until:
+                early.append(exchange)
+            if exchange.remaining == 0 and exchange.reset is not None:
+                limited_until = max(limited_until, exchange.reset)
+            if exchange.status == 429:
+                limited_until = max(limited_until, exchange.received + (exchange.retry_after or 0.0))
+        return early
 
 
-def profile_top(function: Callable[[], Any], *, top: int = 15) -> list[str]:
-    """Run `function` under cProfile; the `top` functions by own time (tottime), as table lines."""
-    profiler = cProfile.Profile()
-    profiler.enable()
+def _number(value: str | None) -> float | None:
     try:
-        function()
-    finally:
-        profiler.disable()
-    stats = pstats.Stats(profiler)
-    total = sum(row[2] for row in stats.stats.values()) or 1.0
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    lines = [f'{"tottime":>8} {"share":>6} {"cumtime":>8} {"ncalls":>9}  function']
-    for (filename, line, name), (_, ncalls, tottime, cumtime, _) in rows:
-        where = _short_path(filename)
-        lines.append(f'{tottime:8.3f} {tottime / total:6.1%} {cumtime:8.3f} {ncalls:9d}  {name} ({where}:{line})')
-    lines.append(f'(total profiled own time {total:.3f} s; cProfile overhead inflates per-call costs)')
-    return lines
-
-
-def _short_path(filename: str) -> str:
-    for marker in ('site-packages/', 'acme/datadog_checks/', 'lib/python'):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
-
-
-@dataclass
-class Throughput:
-    logs: int
-    floor_seconds: list[float] = field(default_factory=list)
-    check_seconds: list[float] = field(default_factory=list)
-    # The floor plus the base class's send_log for every log, unchanged: what the Agent's API itself costs.
-    submit_floor_seconds: list[float] = field(default_factory=list)
-
-    @property
-    def submit_floor_rate(self) -> float:
-        return self.logs / median(self.submit_floor_seconds)
-
-    @property
-    def floor_rate(self) -> float:
-        return self.logs / median(self.floor_seconds)
-
-    @property
-    def check_rate(self) -> float:
-        return self.logs / median(self.check_seconds)
-
-    @property
-    def ratio(self) -> float:
-        return self.check_rate / self.floor_rate
-
-    @property
-    def submit_ratio(self) -> float:
-        """The check against the floor plus send_log: the least any integration on the Agent API can do."""
-        return self.check_rate / self.submit_floor_rate
-
-    @property
-    def own_seconds(self) -> float:
-        """The check's own work in a crawl: its median time less the floor's."""
-        return median(self.check_seconds) - median(self.floor_seconds)
-
-    @property
-    def best_ratio(self) -> float:
-        return min(self.floor_seconds) / min(self.check_seconds)
-
-    @property
-    def paired_ratios(self) -> list[float]:
-        return [floor / check for floor, check in zip(self.floor_seconds, self.check_seconds)]
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class BenchReport:

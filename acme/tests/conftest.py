@@ -15,7 +15,9 @@ from datadog_checks.acme import AcmeCheck
 from datadog_checks.acme.cursors import CURSOR_PREFIX, SLOTS, InvalidCursor, Position, decode_slot, endpoint_digest
 from datadog_checks.acme.timing import parse_rfc3339
 
+from .agent_emulation import Intake, LogsAgent
 from .clock import FakeClock
+from .fake_datadog import FakeDatadog
 from .sandbox import AcmeSandbox, generate_logs
 
 TOKEN = 'sandbox-token-d41d8cd98f00b204'
@@ -83,6 +85,7 @@ class Crawler:
         self.interval = interval
         self.check: AcmeCheck | None = None
         self.check_ids: list[str] = []
+        self.agent: LogsAgent | None = None  # the logs side of the Agent, working a second at a time between runs
 
     def start(self, instance: dict[str, Any]) -> AcmeCheck:
         self.check = self._make_check(instance)
@@ -93,7 +96,15 @@ class Crawler:
     def run(self, times: int = 1, *, extract_message: bool = True) -> None:
         for _ in range(times):
             self._run(self.check, extract_message=extract_message)
-            self._clock.advance(self.interval)
+            if self.agent is not None:
+                self.agent.advance(round(self.interval))
+            else:
+                self._clock.advance(self.interval)
+
+    def warnings(self) -> list[str]:
+        """The check's warnings of its last runs, but the one each stream starting without a cursor gives (all do,
+        on a first run without cursor recovery)."""
+        return [warning for warning in self.check.get_warnings() if 'starts without a cursor' not in warning]
 
     def sent(self) -> list[dict[str, Any]]:
         """Every log submitted so far, by every check this crawler started, in submission order."""
@@ -154,6 +165,32 @@ def crawler(make_check, dd_run_check, datadog_agent, clock) -> Crawler:
     return Crawler(make_check=make_check, dd_run_check=dd_run_check, datadog_agent=datadog_agent, clock=clock)
 
 
+@pytest.fixture
+def logs_agent(tmp_path, clock, monkeypatch, datadog_agent, crawler) -> LogsAgent:
+    """The logs side of an Agent on a run path of its own (its file of the check's logs, capped at 1 MB, the tailer,
+    the auditor's registry.json) up to an intake that records what arrived; the crawler's runs let it work."""
+    crawler.agent = LogsAgent(tmp_path / 'run', clock=clock, intake=Intake(clock.time), cap_mb=1)
+    return crawler.agent.install(monkeypatch, datadog_agent)
+
+
+@pytest.fixture
+def datadog(logs_agent, clock) -> Iterator[FakeDatadog]:
+    """Datadog's Logs search API, serving what the intake received, 10 s after it arrived."""
+    with FakeDatadog(intake=logs_agent.intake, clock=clock.time, index_delay=10) as fake:
+        yield fake
+
+
+def recovery_options(datadog: FakeDatadog) -> dict[str, str]:
+    """The options that turn cursor recovery on, against `datadog`."""
+    return {'datadog_api_url': datadog.url, 'datadog_api_key': datadog.api_key, 'datadog_app_key': datadog.app_key}
+
+
+def delivered_keys(agent: LogsAgent) -> list[tuple[str, str]]:
+    """(stream, ACME id) of every log the intake received, in arrival order: what reached Datadog."""
+    logs = [json.loads(line) for line in agent.delivered_lines()]
+    return [(stream_of(log), log['acme']['id']) for log in logs]
+
+
 def expected_keys(
     logs_by_stream: dict[str, list[dict[str, Any]]], *, since: float, until: float
 ) -> list[tuple[str, str]]:
@@ -174,13 +211,15 @@ def feed(sandbox: AcmeSandbox, *, seed: str, start: float, end: float, count: in
     return logs
 
 
-def assert_exactly_once(sent_keys: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+def assert_exactly_once(
+    sent_keys: list[tuple[str, str]], expected: list[tuple[str, str]], streams: list[str] = STREAMS
+) -> None:
     duplicates = {key for key, times in Counter(sent_keys).items() if times > 1}
     assert not duplicates, f'{len(duplicates)} logs sent twice, e.g. {sorted(duplicates)[:3]}'
     missing = set(expected) - set(sent_keys)
     assert not missing, f'{len(missing)} logs lost, e.g. {sorted(missing)[:3]}'
     assert set(sent_keys) == set(expected)
-    for stream in STREAMS:
+    for stream in streams:
         # Within a stream, logs go out in ACME's order.
         assert [k for k in sent_keys if k[0] == stream] == [k for k in expected if k[0] == stream]
 

@@ -38,8 +38,8 @@ KILLS_PER_KIND = 4
 # A planned kill does not happen if the life finishes the crawl first; the data is sized so that this is rare.
 MIN_KILLS_PER_KIND = 3
 MIN_KILLS = 20
-# The parent kills a life this long (at most) after its first log: a few pages in (the check paces its requests
-# to ACME at 9 a second at most), far from the backlog's end.
+# The parent kills a life this long (at most) after its first log: a few pages in (ACME takes the check's requests
+# to ACME at 10 a second at most), far from the backlog's end.
 MAX_PARENT_KILL_DELAY = 0.3
 LIFE_TIMEOUT = 60.0
 KILLED = 'killed'

@@ -8,11 +8,12 @@ collect it: it drives ./dev, which runs ddev and its own py3.11 env, so running 
 the same ~1 minute. tests/stub_docker.py records each docker call and answers as Docker would, without running
 anything.
 
-What it proves without Docker: the commands ddev issues, what the Agent container is given (environment, mounts,
-image, the check's config with its `logs:` entry and the sandbox's published port), that `ddev env test` gets through
-to the E2E tests and their own ddev calls, and what those tests make of an Agent's status. What it cannot: that the
-images run, that the Agent runs the check against the sandbox, and that the intake accepts the logs
-(tests/test_e2e.py, with Docker).
+What it proves without Docker: that ./dev checks for Docker first and refuses, saying why, when the stub plays one
+without a daemon or without the Compose plugin; the commands ddev issues, what the Agent container is given
+(environment, mounts, image, the check's config with its `logs:` entry and the sandbox's published port), that
+`ddev env test` gets through to the E2E tests and their own ddev calls, and what those tests make of an Agent's
+status. What it cannot: that the images run, that the Agent runs the check against the sandbox, and that the intake
+accepts the logs (tests/test_e2e.py, with Docker).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ ROOT = TESTS.parent.parent
 CHECK = 'acme'
 CONTAINER = 'dd_acme_py3.11'
 COMPOSE = ['compose', '-f', str(COMPOSE_FILE)]
+# What ./dev asks docker before env-start, env-check and env-test: the Compose plugin, then the daemon.
+PREFLIGHT = [['compose', 'version'], ['info', '--format', '{{.ServerVersion}}']]
 # ddev's default Agent (its default config: agent "dev", agents.dev.docker), and the oldest the check supports.
 DEFAULT_IMAGE = 'registry.datadoghq.com/agent-dev:master-py3'
 OLDEST_IMAGE = 'registry.datadoghq.com/agent:7.57.2'
@@ -53,12 +56,14 @@ DROPPED_ENV = ('HATCH_', 'VIRTUAL_ENV', 'PYTEST_', 'PYTHONPATH', 'FORCE_COLOR', 
 
 @dataclass
 class DevRun:
-    """One ./dev command: its exit code, its output (stdout and stderr), and the docker calls it made."""
+    """One ./dev command: its exit code, its output (stdout and stderr), and the docker calls it made: ./dev's check
+    for Docker (`preflight`, the argvs of PREFLIGHT when it ran) and the others, ddev's (`calls`)."""
 
     args: tuple[str, ...]
     rc: int
     output: str
     calls: list[dict[str, Any]]
+    preflight: list[list[str]] = field(default_factory=list)
 
     def argvs(self) -> list[list[str]]:
         return [call['argv'] for call in self.calls]
@@ -79,19 +84,23 @@ class DryRun:
     state: Path
     runs: list[DevRun] = field(default_factory=list)
 
-    def dev(self, *args: str) -> DevRun:
+    def dev(self, *args: str, env: dict[str, str] | None = None) -> DevRun:
         done = len(self.calls())
         process = subprocess.run(
             [str(ROOT / 'dev'), *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             timeout=600,
         )
-        run = DevRun(args, process.returncode, process.stdout, self.calls()[done:])
+        calls = self.calls()[done:]
+        preflight = [call['argv'] for call in calls[: len(PREFLIGHT)]]
+        if preflight != PREFLIGHT:
+            preflight = []
+        run = DevRun(args, process.returncode, process.stdout, calls[len(preflight) :], preflight)
         self.runs.append(run)
         return run
 
@@ -150,6 +159,7 @@ def test_env_start_gives_the_agent_its_logs_config_a_key_and_a_site(dry_run):
     start = dry_run.dev('env-start', '-e', f'DD_API_KEY={API_KEY}', '-e', 'DD_SITE=datadoghq.eu')
 
     assert start.rc == 0, start.output
+    assert start.preflight == PREFLIGHT, './dev checks for Docker first'
     assert [argv[:2] for argv in start.argvs()] == [
         ['compose', '-f'],
         ['compose', '-f'],
@@ -200,12 +210,14 @@ def test_env_check_runs_the_check_in_the_agent_container(dry_run):
     check = dry_run.dev('env-check')
 
     assert check.rc == 0, check.output
+    assert check.preflight == PREFLIGHT
     assert check.argvs() == [['exec', CONTAINER, 'agent', 'check', CHECK]]
 
 
 def test_env_test_runs_the_e2e_tests_against_the_running_env(dry_run):
     test = dry_run.dev('env-test')
 
+    assert test.preflight == PREFLIGHT
     assert 'KeyError' not in test.output
     assert 'already running' in test.output
     # The stub runs no check: the test that replays a check run fails, on the stub's answer.
@@ -227,6 +239,7 @@ def test_env_stop_removes_the_agent_and_the_sandbox(dry_run):
     stop = dry_run.dev('env-stop')
 
     assert stop.rc == 0, stop.output
+    assert stop.preflight == [], 'env-stop always gets to try'
     assert stop.argvs() == [
         ['stop', '-t', '0', CONTAINER],
         ['rm', CONTAINER],
@@ -239,6 +252,7 @@ def test_env_test_alone_on_the_oldest_agent_without_a_key(dry_run):
     # `-- -rs`: pytest args after `--` reach pytest; -rs prints the skip reasons.
     test = dry_run.dev('env-test', '--oldest-agent', '--', '-rs')
 
+    assert test.preflight == PREFLIGHT
     assert NO_KEY_WARNING in test.output
     assert 'KeyError' not in test.output
     assert test.rc == 1, test.output
@@ -259,6 +273,25 @@ def test_env_test_alone_on_the_oldest_agent_without_a_key(dry_run):
     assert agent['env']['DD_API_KEY'] == PLACEHOLDER_API_KEY
     assert agent['env']['DD_LOGS_ENABLED'] == 'true'
     assert dry_run.docker_state() == {'containers': {}, 'compose': {}}
+
+
+@pytest.mark.parametrize(
+    'missing, says',
+    [
+        pytest.param('daemon', '- a running Docker daemon: `docker info` says: Cannot connect', id='no daemon'),
+        pytest.param('compose', '- the Compose plugin: `docker compose version` fails', id='no compose plugin'),
+    ],
+)
+@pytest.mark.parametrize('command', ['env-start', 'env-test'])
+def test_without_docker_the_env_commands_say_what_is_missing_before_calling_ddev(dry_run, command, missing, says):
+    refused = dry_run.dev(command, env={'STUB_DOCKER_WITHOUT': missing})
+
+    assert refused.rc == 1, refused.output
+    assert f'dev: error: ./dev {command} needs Docker, and this machine lacks:' in refused.output
+    assert says in refused.output
+    assert f'Then run ./dev {command} again.' in refused.output
+    assert refused.preflight == PREFLIGHT and refused.calls == [], 'ddev was not called'
+    assert 'Traceback' not in refused.output and "unknown shorthand flag: 'f'" not in refused.output
 
 
 def docker_run(argv: list[str]) -> dict[str, Any]:

@@ -3,19 +3,17 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """Many streams on one token: an Agent-like schedule on the fake clock, and what the sandbox saw of it.
 
-Shared by test_many_streams.py and test_bench_streams.py. It imports nothing from conftest nor from the check,
-so that it can also measure another version of the check against this sandbox, in a process of its own:
+Shared by test_many_streams.py and test_bench_streams.py. It imports nothing from conftest, and the check only when
+it crawls, so that a crawl can run in a process of its own (test_bench_streams.py runs each there):
 
-    python -m tests.stream_schedule --package /tmp/old-acme/acme --streams 120 --minutes 10
+    python -m tests.stream_schedule --streams 120 --minutes 10
 
-prints one Measurement as JSON (`--package`: an integration root whose check package is loaded instead of this
-one's).
+prints one Measurement as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -313,7 +311,7 @@ class Scenario:
 
 
 def crawl_in_this_process(scenario: Scenario) -> Measurement:
-    """The scenario against whichever `datadog_checks.acme` this process imports, with the Agent's stubs."""
+    """The scenario against the check, with the Agent's stubs."""
     from datadog_checks.acme import AcmeCheck
     from datadog_checks.base.stubs import datadog_agent
 
@@ -352,16 +350,11 @@ def _stream_of(log: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--package', help='integration root whose datadog_checks/acme to crawl with')
     parser.add_argument('--streams', type=int, required=True)
     parser.add_argument('--minutes', type=float, required=True)
     parser.add_argument('--logs-per-stream', type=int, default=Scenario.logs_per_stream)
     parser.add_argument('--phase', type=float, default=0.0, help='seconds past a whole minute of the first run')
     args = parser.parse_args(argv)
-    if args.package:
-        # The checks' namespace package is loaded with the base package; its first `acme` on its path wins.
-        importlib.import_module('datadog_checks.base')
-        sys.modules['datadog_checks'].__path__.insert(0, f'{args.package}/datadog_checks')
     scenario = Scenario(
         streams=args.streams, minutes=args.minutes, logs_per_stream=args.logs_per_stream, phase=args.phase
     )

@@ -17,6 +17,9 @@ What the Agent in the container would answer:
   there is no Agent here, and datadog_checks.dev's dd_agent_check raises that error (rather than finding no metric).
 - `agent status --json` prints `$STUB_DOCKER_AGENT_STATUS` (a file), the status the E2E test parses.
 - `docker compose logs` prints `$STUB_DOCKER_COMPOSE_LOGS` (the services' output) once the project is up.
+- `docker info` and `docker compose version`, which ./dev runs before ddev's env commands, answer as a working Docker;
+  `$STUB_DOCKER_WITHOUT` (comma-separated: `daemon`, `compose`) makes them fail as Docker does without a daemon or
+  without the Compose plugin.
 Anything else it does not know fails with exit code 1, so that a new call shows up in the tests.
 """
 
@@ -32,6 +35,9 @@ COMPOSE_ENV = ('COMPOSE_PROJECT_NAME', 'ACME_SANDBOX_PORT')
 # ddev mounts the check's config folder here (ddev/e2e/agent/docker.py, `_config_mount_dir`).
 CONF_D = '/etc/datadog-agent/conf.d/'
 NO_AGENT = 'stub docker: no Agent ran the check'
+# What Docker prints without a daemon, and without the Compose plugin (docker 28).
+NO_DAEMON = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?'
+NO_COMPOSE = 'docker: unknown command: docker compose'
 
 
 class Stub:
@@ -183,6 +189,11 @@ class Stub:
     # --- docker compose -------------------------------------------------------------------------------------
 
     def do_compose(self, args: list[str]) -> int:
+        if 'compose' in without():
+            return fail(NO_COMPOSE)
+        if args[0] == 'version':
+            print('Docker Compose version v2.36.2 (stub docker)')
+            return 0
         compose_file = None
         i = 0
         while args[i].startswith('-'):
@@ -213,7 +224,12 @@ class Stub:
     # --- docker-wide ----------------------------------------------------------------------------------------
 
     def do_info(self, args: list[str]) -> int:
-        print('linux' if '--format' in args else 'Server: stub docker')
+        if 'daemon' in without():
+            return fail(NO_DAEMON)
+        if '--format' in args:
+            print('28.2.2' if 'ServerVersion' in args[-1] else 'linux')
+            return 0
+        print('Server: stub docker')
         return 0
 
     def do_version(self, args: list[str]) -> int:
@@ -254,6 +270,11 @@ def conf_d_files(container: dict[str, Any]) -> dict[str, str]:
                 if path.is_file():
                     files[f'{target}/{path.name}'] = path.read_text()
     return files
+
+
+def without() -> set[str]:
+    """What this Docker lacks, from $STUB_DOCKER_WITHOUT."""
+    return {part.strip() for part in os.environ.get('STUB_DOCKER_WITHOUT', '').split(',') if part.strip()}
 
 
 def no_such_container(name: str) -> int:

@@ -6,6 +6,7 @@ component: it reads and reports as usual, but never moves a cursor past logs nob
 
 import pytest
 
+from datadog_checks.acme import check as check_module
 from datadog_checks.base import AgentCheck
 
 from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
@@ -16,19 +17,27 @@ ONE_SHOT_WARNING = (
 )
 
 
-@pytest.fixture(params=['DD_CMD_PORT', 'cmd_port'])
-def one_shot(request, monkeypatch, datadog_agent):
-    """What that command sets before Python starts, seen from the environment or from the Agent's configuration."""
+def process(monkeypatch, tmp_path, *args: str) -> None:
+    """Run the check as if in a process started with `args` (its /proc/self/cmdline)."""
+    cmdline = tmp_path / 'cmdline'
+    cmdline.write_bytes(b''.join(arg.encode() + b'\0' for arg in args))
+    monkeypatch.setattr(check_module, 'PROC_CMDLINE', str(cmdline), raising=False)
+
+
+@pytest.fixture(params=['command line', 'DD_CMD_PORT'])
+def one_shot(request, monkeypatch, tmp_path):
+    """That command, told by the process's command line; or, where that is not the Agent's, by what it sets in the
+    environment before Python starts."""
 
     def enter():
-        if request.param == 'DD_CMD_PORT':
-            monkeypatch.setenv('DD_CMD_PORT', '0')
+        if request.param == 'command line':
+            process(monkeypatch, tmp_path, '/opt/datadog-agent/bin/agent/agent', 'check', 'acme')
         else:
-            monkeypatch.setitem(datadog_agent._config, 'cmd_port', 0)
+            monkeypatch.setenv('DD_CMD_PORT', '0')
 
     def leave():
         monkeypatch.delenv('DD_CMD_PORT', raising=False)
-        monkeypatch.setitem(datadog_agent._config, 'cmd_port', 5001)
+        process(monkeypatch, tmp_path, '/opt/datadog-agent/bin/agent/agent', 'run', '-p', '/opt/datadog-agent/a.pid')
 
     return enter, leave
 
@@ -58,6 +67,23 @@ def test_agent_check_runs_write_no_cursor_and_the_agent_then_delivers_everything
     crawler.start(instance)  # the Agent's next runs
     crawler.run(times=60)
 
-    assert not [w for w in crawler.check.get_warnings() if 'one-shot' in w]
+    assert not [w for w in crawler.warnings() if 'one-shot' in w]
     until = clock.time() - 15 - 60
     assert_exactly_once(shipped + crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=until))
+
+
+@pytest.mark.parametrize('args', [('agent', 'run'), ('datadog-agent', '-c', '/etc/datadog-agent', 'start')])
+def test_a_running_agent_whose_command_port_is_0_writes_its_cursors(
+    sandbox, instance, crawler, monkeypatch, tmp_path, args
+):
+    # `cmd_port: 0` is legal: the OS then picks the port (comp/api/api/apiimpl/listener.go); DD_CMD_PORT=0 says so.
+    monkeypatch.setenv('DD_CMD_PORT', '0')
+    process(monkeypatch, tmp_path, *args)
+    feed(sandbox, seed='running', start=START - 30 * 60, end=START - 2 * 60, count=100, late_rate=0)
+    crawler.start(instance)
+
+    crawler.run()
+
+    assert len(crawler.sent()) == 200
+    assert crawler.cursor('audit')['timestamp'] == '2026-11-26T11:59:00.000000000Z', 'its cursors were written'
+    assert not [warning for warning in crawler.warnings() if 'one-shot' in warning]

@@ -44,6 +44,6 @@ def test_a_malformed_log_is_skipped_counted_and_named(sandbox, instance, crawler
 
     skipped = [m.value for m in aggregator.metrics('acme.logs.skipped') if 'reason:malformed' in m.tags]
     assert sum(skipped) == 1, 'skipped once: the cursor passed it, and it was never sent'
-    for warning in crawler.check.get_warnings():
+    for warning in crawler.warnings():
         assert warning.startswith('Skipped 1 malformed logs in stream `audit` (ids: ')
         assert problem in warning

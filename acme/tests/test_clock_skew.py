@@ -30,7 +30,7 @@ def test_late_logs_are_not_lost_whatever_the_skew(sandbox, instance, crawler, cl
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=final_end(clock, skew)))
     assert not [r for r in sandbox.stats.records if r.status >= 400], 'no query refused (start_time in the future)'
     assert abs(metric_total(aggregator, 'acme.clock.skew') / 50 - skew) < 1.5
-    warned = any("ACME's clock is" in warning for warning in crawler.check.get_warnings())
+    warned = any("ACME's clock is" in warning for warning in crawler.warnings())
     assert warned == (abs(skew) > 60)
 
 

@@ -3,11 +3,14 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """What compat.py provides on every supported datadog-checks-base (36.12.0 and up; `./dev test` runs each env)."""
 
+import importlib.util
+
 import certifi
 import pytest
 
 from datadog_checks.acme.compat import json
 from datadog_checks.acme.cursors import endpoint_digest
+from datadog_checks.base.utils.models import validation
 
 from .conftest import HOUR, START, expected_keys, feed
 
@@ -31,6 +34,14 @@ def test_options_checked_against_trusted_providers_load(make_check, instance, op
     assert getattr(check.config, option) is not None
 
 
+def test_loading_the_models_leaves_the_base_package_as_it_is(make_check, instance):
+    # The Agent runs every check in one interpreter: what this integration needs on older bases stays its own.
+    has_security = importlib.util.find_spec('datadog_checks.base.utils.models.validation.security') is not None
+    make_check({**instance, 'tls_ca_cert': certifi.where()}).load_configuration_models()
+
+    assert hasattr(validation, 'security') == has_security
+
+
 def test_a_check_with_tls_ca_cert_crawls(sandbox, instance, crawler):
     logs = feed(sandbox, seed='tls', start=START - HOUR, end=START - 2 * 60, count=50, late_rate=0)
     check = crawler.start({**instance, 'tls_ca_cert': certifi.where()})
@@ -52,9 +63,8 @@ def test_cursor_keys_are_the_same_on_every_base(sandbox, instance, crawler, data
     prefix = f'acme:{endpoint_digest(instance["url"])}_'
     names = sorted(crawler.stream_name(stream) for stream in ('audit', 'prod-web'))
     assert sorted(datadog_agent._cache) == sorted(
-        [f'{prefix}acme_note', *(f'{prefix}acme_created_{stream}' for stream in ('audit', 'prod-web'))]
-        + [f'{prefix}log_cursor_{name}{slot}' for name in names for slot in ('_0', '_1')]
-    )
+        [f'{prefix}acme_note'] + [f'{prefix}log_cursor_{name}{slot}' for name in names for slot in ('_0', '_1')]
+    ), 'two entries per stream, whose identity is inside'
     assert check.read_persistent_cache('acme_note') == 'v'
 
 

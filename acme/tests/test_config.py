@@ -36,9 +36,7 @@ VALID = {'url': 'https://api.acme.example', 'api_token': TOKEN}
         pytest.param(
             {'ingestion_delay': 64801}, r'ingestion_delay\n  Input should be less than or equal to 3600', id='delay>1h'
         ),
-        pytest.param(
-            {'max_bytes_per_run': 0}, r'max_bytes_per_run\n  Input should be greater than or equal to 1', id='bytes 0'
-        ),
+        pytest.param({'datadog_api_url': 'api.datadoghq.eu'}, r'datadog_api_url\n.*https://', id='api url'),
         pytest.param({'max_run_time': 0}, r'max_run_time\n.*positive number of seconds', id='run time 0'),
         pytest.param({'max_run_time': -3}, r'max_run_time\n.*positive number of seconds', id='run time<0'),
         pytest.param({'streams': ['Prod Web']}, r'streams\n.*must match .*Prod Web', id='stream id pattern'),

@@ -133,7 +133,7 @@ def test_pages_and_runs_reuse_one_connection(sandbox, instance, crawler):
     crawler.run()
 
     assert sandbox.stats.connections == 2
-    assert not crawler.check.get_warnings()
+    assert not crawler.warnings()
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START - 60))
 
 
@@ -163,7 +163,7 @@ def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, c
     assert all(r.min_served_ts_ns is None or r.min_served_ts_ns >= line * 1e9 for r in requests)
     sent = crawler.sent_keys()
     assert set(sent) == set(expected_keys(logs, since=line + 5 * 60, until=now - 60))
-    assert any('hours behind' in warning for warning in crawler.check.get_warnings())
+    assert any('hours behind' in warning for warning in crawler.warnings())
 
 
 def test_a_new_stream_starting_at_the_18_hour_line_is_not_behind(sandbox, instance, crawler, clock):
@@ -174,7 +174,7 @@ def test_a_new_stream_starting_at_the_18_hour_line_is_not_behind(sandbox, instan
     crawler.run()
 
     assert clock.time() > START + 15 + 1  # the run took time
-    assert not crawler.check.get_warnings()
+    assert not crawler.warnings()
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - 2 * HOUR, until=START - 60))
 
 
@@ -224,7 +224,7 @@ def test_nothing_is_fetched_while_the_agent_does_not_collect_logs(sandbox, insta
 
     assert sandbox.stats.requests == 0
     assert datadog_agent._cache == {}, 'no cursor, no pin'
-    assert any('logs_enabled' in warning for warning in crawler.check.get_warnings())
+    assert any('logs_enabled' in warning for warning in crawler.warnings())
 
 
 def test_submitted_log(sandbox, instance, crawler):
@@ -252,7 +252,7 @@ def test_submitted_log(sandbox, instance, crawler):
         'service': 'auth',
         'hostname': 'web-3',
         'ddsource': 'acme',
-        'ddtags': 'team:logs,acme_stream:audit',
+        'ddtags': f'team:logs,acme_stream:audit,acme_cursor:{crawler.check.directory.streams["audit"].cursor_tag}',
         'acme': {
             'id': '01JDQ3Z8G6K9W5V2N7XH4M1R0T',
             'timestamp': full['acme']['timestamp'],  # as ACME rendered it, in any offset
@@ -280,4 +280,4 @@ def test_unreadable_stored_cursor_restarts_as_a_first_run(sandbox, instance, cra
     crawler.run()
 
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START + 15 - HOUR, until=START - 60))
-    assert any('stored cursor is damaged; starting over as on a first run' in w for w in crawler.check.get_warnings())
+    assert any('stored cursor is damaged; starting over as on a first run' in w for w in crawler.warnings())

@@ -47,7 +47,7 @@ def test_persistent_failures_end_the_run_cleanly_and_the_next_run_resumes(sandbo
     crawler.run()  # raises nothing: an expected failure is a warning, not a traceback
 
     assert crawler.sent() == []
-    warnings = crawler.check.get_warnings()
+    warnings = crawler.warnings()
     assert len(warnings) == 1
     assert warnings[0].startswith('ACME did not answer usefully, the stream listing: ')
     assert 'HTTP 5' in warnings[0]
@@ -129,7 +129,7 @@ def test_a_stream_that_becomes_unreadable_is_reported_and_the_others_go_on(
 
     expected = expected_keys(logs, since=START, until=START + 60)
     assert set(crawler.sent_keys()) == {key for key in expected if key[0] != 'audit'}
-    warnings = crawler.check.get_warnings()
+    warnings = crawler.warnings()
     assert any(w.startswith('Skipping stream `audit`') and f'HTTP {status}' in w for w in warnings)
     audit_requests = [r for r in sandbox.stats.records if r.stream == 'audit' and r.clock >= forbidden_since]
     assert len(audit_requests) == 1, 'a stream ACME refuses is not asked again until a listing shows it'
@@ -144,7 +144,7 @@ def test_a_configured_stream_the_listing_lacks_is_reported_and_the_others_go_on(
     crawler.run()
 
     assert set(crawler.sent_keys()) == {key for key in expected_keys(logs, since=0, until=START) if key[0] != 'audit'}
-    assert crawler.check.get_warnings() == [
+    assert crawler.warnings() == [
         'Streams `audit`, `nosuch` are not in ACME\'s listing for this token (`streams`): they do not exist or the '
         'token may not read them; they are not crawled'
     ]

@@ -6,7 +6,7 @@
 from datadog_checks.acme.timing import parse_rfc3339
 from datadog_checks.dev.utils import get_metadata_metrics
 
-from .conftest import HOUR, START, expected_keys, feed, metric_total
+from .conftest import HOUR, START, expected_keys, feed, metric_total, recovery_options
 from .sandbox import Faults
 
 
@@ -19,9 +19,12 @@ def assert_metrics_match_metadata(aggregator, metadata):
     assert sorted(set(metadata) - set(aggregator.metric_names)) == [], 'declared in metadata.csv, never submitted'
 
 
-def test_every_declared_metric_is_emitted_as_declared(sandbox, instance, crawler, clock, aggregator):
-    crawler.start({**instance, 'page_size': 10})
-    crawler.run()  # cursors near START
+def test_every_declared_metric_is_emitted_as_declared(
+    sandbox, instance, crawler, clock, aggregator, logs_agent, datadog
+):
+    # Through an Agent's registry (its unshipped bytes), with cursor recovery (looked up a minute after the start).
+    crawler.start({**instance, **recovery_options(datadog), 'page_size': 10})
+    crawler.run(times=6)  # cursors near START
     # A day-long outage, a malformed log, a flaky proxy, and more pages than 10 requests a second allow.
     feed(sandbox, seed='metrics', start=START, end=START + 24 * HOUR, count=400, late_rate=0)
     sandbox.add_broken_log('audit', at='2026-11-27T11:00:00Z', sort_id='m', body={'id': 'no timestamp'})

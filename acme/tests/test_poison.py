@@ -83,7 +83,7 @@ def test_a_log_hostile_to_json_libraries_is_submitted_exactly_once(sandbox, inst
 
     (line,) = [line for line in lines if '"message":"poison"' in line]
     assert kept(log, line)
-    assert not crawler.check.get_warnings()
+    assert not crawler.warnings()
 
 
 def test_a_long_message_is_cut_to_the_agents_line_size_and_the_log_says_so(sandbox, instance, crawler, lines):
@@ -138,5 +138,5 @@ def test_a_log_no_cut_can_fit_is_skipped_named_and_passed(sandbox, instance, cra
 
     assert crawl_around(sandbox, instance, crawler, long_id) == []
     assert metric_total(aggregator, 'acme.logs.skipped', 'reason:unencodable', 'acme_stream:audit') == 1
-    (warning,) = crawler.check.get_warnings()
+    (warning,) = crawler.warnings()
     assert warning.startswith('Skipped 1 unencodable logs in stream `audit` (ids: ') and 'even cut down' in warning

@@ -58,7 +58,9 @@ def test_a_failed_cursor_write_on_a_new_streams_first_page_loses_nothing(
     assert len(sent) - len(set(sent)) <= 20, 'at most the page whose cursor was lost is sent again'
 
 
-def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(sandbox, instance, crawler, clock):
+def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(
+    sandbox, instance, crawler, clock, datadog_agent, monkeypatch
+):
     crawler.start(instance)
     crawler.run()
     for stream in ('prod-web', 'audit'):
@@ -71,11 +73,12 @@ def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(sa
     backlog = generate_logs(seed='backlog', start=START - 59, end=START - 46, count=400, late_rate=0)
     sandbox.add_logs('audit', audit)
     sandbox.add_logs('prod-web', backlog)
-    crawler.start(
-        {**instance, 'streams': ['prod-web', 'audit'], 'page_size': 5, 'max_run_time': 2, 'max_bytes_per_run': 1}
-    )
+    # An Agent whose file of this check's logs takes 512 bytes: without its registry, a run hands over a quarter.
+    monkeypatch.setitem(datadog_agent._config, 'logs_config.integrations_logs_files_max_size', 512 / 1024 / 1024)
+    crawler.start({**instance, 'streams': ['prod-web', 'audit'], 'page_size': 5, 'max_run_time': 2})
     crawler.run()
     assert not [key for key in crawler.sent_keys() if key[0] == 'audit'], 'the first run did not reach it'
+    monkeypatch.delitem(datadog_agent._config, 'logs_config.integrations_logs_files_max_size')
 
     crawler.start({**instance, 'timeout': 11})  # a restart (with another config digest), minutes later
     clock.advance(300)

@@ -22,7 +22,7 @@ def forms(secret: str) -> list[str]:
 
 
 def everything_said(crawler, aggregator, caplog, errors: list[str]) -> str:
-    said = [*crawler.check.get_warnings(), caplog.text, *errors]
+    said = [*crawler.warnings(), caplog.text, *errors]
     said += [check.message or '' for check in aggregator.service_checks('acme.can_connect')]
     return '\n'.join(said)
 

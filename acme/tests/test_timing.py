@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datadog_checks.acme.timing import AcmeClock, RunTime, format_rfc3339, parse_rfc3339
+from datadog_checks.acme.timing import AcmeClock, RunOver, RunTime, format_rfc3339, parse_rfc3339
 
 from .clock import FakeClock
 from .conftest import START
@@ -64,8 +64,7 @@ def test_nanoseconds_are_kept():
 
 @pytest.mark.parametrize('text', ['2026-11-26t18:42:38.5z', '2026-11-26T18:42:38.5z', '2026-11-26 19:42:38.5+01:00'])
 def test_the_other_spellings_rfc_3339_allows(text):
-    # Parsed twice: once learning its parts, once looking them up.
-    assert parse_rfc3339(text) == parse_rfc3339(text) == parse_rfc3339('2026-11-26T18:42:38.5Z')
+    assert parse_rfc3339(text) == parse_rfc3339('2026-11-26T18:42:38.5Z')
 
 
 @pytest.mark.parametrize(
@@ -92,34 +91,30 @@ def test_malformed_timestamps_are_refused(text):
 
 
 class TestAcmeClock:
-    """The estimate from `Date` headers (second precision) is never ahead of ACME, and one odd answer is ignored."""
+    """The estimate from `Date` headers (second precision) is never ahead of ACME, and follows a step at once."""
 
     def observe(self, acme: AcmeClock, agent: FakeClock, acme_now: float, *, latency: float = 0.05) -> None:
         sent = agent.time()
         acme.observe(formatdate(acme_now, usegmt=True), sent_at=sent, received_at=sent + latency)
 
-    def test_the_offset_is_a_lower_bound_that_tightens(self):
+    def test_the_offset_is_a_lower_bound_within_a_second(self):
         agent = FakeClock(START)
         acme = AcmeClock(clock=agent)
         for _step in range(16):
             agent.advance(0.37)  # answers at many phases of ACME's second
             self.observe(acme, agent, agent.time() - 42.3)
 
-        assert -42.3 - 0.15 <= acme.offset <= -42.3
-        assert abs(acme.skew - -42.3) < 0.15
+            assert -42.3 - 1.05 <= acme.offset <= -42.3
+            assert abs(acme.skew - -42.3) <= 0.55
+            assert acme.earliest_now() <= agent.time() - 42.3
 
-    def test_one_odd_answer_cannot_put_the_estimate_ahead_of_acme(self):
+    def test_a_step_of_acmes_clock_is_followed_at_once(self):
         agent = FakeClock(START)
         acme = AcmeClock(clock=agent)
-        for _step in range(8):
-            agent.advance(0.37)
-            self.observe(acme, agent, agent.time() + 10)
-        before = acme.offset
+        self.observe(acme, agent, agent.time() + 10)
+        self.observe(acme, agent, agent.time() - 120)  # NTP set ACME's clock back
 
-        self.observe(acme, agent, agent.time() + 3600)  # a proxy's Date, an hour off
-
-        assert before <= acme.offset <= 10
-        assert acme.earliest_now() == agent.time()
+        assert acme.earliest_now() <= agent.time() - 120
 
     @pytest.mark.parametrize('date', [None, '', 'yesterday', 'Mon, 99 Foo 2026 99:99:99 GMT'])
     def test_answers_without_a_readable_date_teach_nothing(self, date):
@@ -129,18 +124,34 @@ class TestAcmeClock:
         assert acme.offset == 0.0 and acme.skew is None
 
 
-def test_the_run_time_pauses_while_rereading_and_a_new_run_starts_unpaused():
+def test_the_run_time_is_a_deadline_every_wait_keeps_to():
     clock = FakeClock(START)
     run_time = RunTime(clock=clock)
     run_time.begin(10)
     clock.advance(4)
-    run_time.pause()
-    clock.advance(100)
-    assert run_time.left() == float('inf')
-    run_time.resume()
-    assert run_time.left() == 6
 
-    run_time.pause()
-    run_time.begin(10)  # the next run, whatever the last one left paused
-
+    assert run_time.left() == 6 and run_time.allows_wait(5.9) and not run_time.allows_wait(6)
+    clock.advance(6)
+    with pytest.raises(RunOver):
+        run_time.check()
+    run_time.begin(10)  # the next run
     assert run_time.left() == 10
+
+
+@pytest.mark.parametrize(
+    'text, instant',
+    [
+        ('2016-12-31T23:59:60.5Z', '2017-01-01T00:00:00.500000000Z'),  # a leap second: the next second, as Go has it
+        ('2016-12-31T23:59:60Z', '2017-01-01T00:00:00.000000000Z'),
+        ('0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000000000Z'),
+        ('9999-12-31T23:59:59.999999999Z', '9999-12-31T23:59:59.999999999Z'),
+    ],
+)
+def test_leap_seconds_and_the_ends_of_the_calendar(text, instant):
+    assert format_rfc3339(parse_rfc3339(text)) == instant
+
+
+@pytest.mark.parametrize('text', ['0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-00:01'])
+def test_an_instant_outside_years_1_to_9999_is_refused_so_that_every_instant_read_can_be_written(text):
+    with pytest.raises(ValueError, match='years 1 to 9999'):
+        parse_rfc3339(text)

@@ -10,25 +10,91 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Iterator
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from datadog_checks.base import AgentCheck
 from datadog_checks.base.checks.logs.crawler.base import LogCrawlerCheck
+from datadog_checks.base.utils.http import RequestsWrapper
 
-from .agent_log_file import AgentLogFile, LogFileSettings
+from .agent_log_file import AgentLogFile
 from .client import AcmeApiError, AcmeClient, AuthenticationError, RateLimited, StreamInfo, secret_forms
-from .compat import KEYS_BY_PERSISTENT_CACHE_ID, datadog_agent, json
+from .compat import KEYS_BY_PERSISTENT_CACHE_ID, datadog_agent
 from .config_models import ConfigMixin
-from .cursors import CURSOR_PREFIX, CursorCache, InvalidCursor, Position, StreamIdentities, endpoint_digest
+from .cursors import CURSOR_PREFIX, CursorCache, InvalidCursor, Position, cursor_name, cursor_tag, endpoint_digest
 from .directory import StreamDirectory
-from .metrics import CrawlMetrics
-from .stream import AcmeLogStream, Crawl
-from .timing import AcmeClock, Clock, RunOver, RunTime, SystemClock, Windows
+from .recovery import Recovery
+from .stream import LISTING, STREAM_TAG, AcmeLogStream, Visit
+from .timing import AcmeClock, Clock, RunOver, RunTime, Windows, format_rfc3339
 
-# Between the Agent's clock and ACME's, beyond this many seconds: warn. ACME promises logs within 60 s of their
-# timestamp on its own clock, so past 60 s a crawler on the host's clock would lose logs (this one follows ACME's
-# clock and does not); Date's one-second precision and NTP's milliseconds stay far below it.
+if TYPE_CHECKING:
+    from logging import LoggerAdapter
+
+# ACME promises logs within 60 s of their timestamp on its clock: past 60 s of skew, a crawler on the host's clock
+# would lose logs (this one follows ACME's), and NTP deserves a look.
 CLOCK_SKEW_WARNING = 60.0
+HELD_WARNING = 5 * 60  # seconds of logs held back for the Agent before a warning
+PROC_CMDLINE = '/proc/self/cmdline'  # the check's own process's command line (Linux)
+AGENT_BINARIES = ('agent', 'datadog-agent', 'agent.exe')
+
+
+@dataclass
+class Crawl:
+    """What the parts of a check instance share, built by its first run once the configuration is valid."""
+
+    clock: Clock
+    acme_clock: AcmeClock
+    run_time: RunTime
+    windows: Windows
+    log_file: AgentLogFile
+    metrics: CrawlMetrics
+    log: LoggerAdapter
+    warn: Callable[..., None]
+    page_size: int
+    service: str | None
+    client: AcmeClient = field(init=False)
+    others_waiting: Callable[[], bool] = lambda: False  # set by the scheduler (directory.py)
+
+
+class CrawlMetrics:
+    """The crawler's own telemetry, named and tagged in one place (metadata.csv declares it)."""
+
+    def __init__(self, check: AgentCheck) -> None:
+        self._check = check
+
+    def _tags(self, stream: str | None, *extra: str) -> list[str]:
+        return [f'{STREAM_TAG}:{stream or LISTING}', *extra, *(self._check.config.tags or ())]
+
+    def visited(self, stream: str, visit: Visit, *, sent_bytes: int, now: float) -> None:
+        """What one visit of a stream did, and how far behind now it left the stream."""
+        tags = self._tags(stream)
+        self._check.count('logs.submitted', visit.submitted, tags=tags)
+        self._check.count('logs.bytes_submitted', sent_bytes, tags=tags)
+        self._check.count('logs.truncated', visit.truncated, tags=tags)
+        for reason, skipped in visit.skipped.items():
+            self._check.count('logs.skipped', skipped.count, tags=self._tags(stream, f'reason:{reason}'))
+        self._check.gauge('crawl.lag', now - visit.position.nanos / 1e9, tags=tags)
+
+    def request(self, stream: str | None, status: int | None) -> None:
+        status_class = f'{status // 100}xx' if status else 'error'
+        self._check.count('api.requests', 1, tags=self._tags(stream, f'status_class:{status_class}'))
+
+    def rate_limit_wait(self, stream: str | None, seconds: float) -> None:
+        self._check.count('api.rate_limit.waits', 1, tags=self._tags(stream))
+        self._check.count('api.rate_limit.wait_time', seconds, tags=self._tags(stream))
+
+    def recovered(self, stream: str, outcome: str) -> None:
+        self._check.count('recovery.streams', 1, tags=self._tags(stream, f'outcome:{outcome}'))
+
+    def instance(self, *, unshipped: int | None, held: bool, skew: float | None) -> None:
+        """What a run saw of the Agent's file of this check's logs, and of ACME's clock."""
+        tags = list(self._check.config.tags or ())
+        if unshipped is not None:
+            self._check.gauge('agent.unshipped_bytes', unshipped, tags=tags)
+        self._check.count('agent.held_runs', int(held), tags=tags)
+        if skew is not None:
+            self._check.gauge('clock.skew', skew, tags=tags)
 
 
 class AcmeCheck(LogCrawlerCheck, ConfigMixin):
@@ -39,67 +105,53 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     # A run requests page after page from one host: reuse the connection instead of a TLS handshake per page.
     HTTP_CONFIG_REMAPPER = {'persist_connections': {'name': 'persist_connections', 'default': True}}
 
-    clock: Clock = SystemClock()
+    clock: Clock = time  # type: ignore[assignment]  # a module of the protocol's functions
     rng = random.Random()
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
-        self.metrics = CrawlMetrics(self)
         self.cursors = CursorCache(read=self._read_entry, write=self._write_entry)
-        # Built by the first run, once the configuration is validated (and a test may have set `clock`).
-        self.one_shot = False
-        self.client: AcmeClient
-        self.crawl: Crawl
-        self.directory: StreamDirectory
+        self._held_since: float | None = None
         self.check_initializations.append(self._set_up)
 
     def _set_up(self) -> None:
+        """The instance's parts, built by the first run once the configuration is valid (and a test set `clock`)."""
         config = self.config
-        for secret in secret_forms(config.api_token):
-            self.register_secret(secret)  # the base package scrubs them from logs, service checks and run errors
+        app_key = config.datadog_app_key or datadog_agent.get_config('app_key') or None
+        api_key = config.datadog_api_key or datadog_agent.get_config('api_key') or ''
+        for secret in (config.api_token, app_key or '', api_key):
+            for form in secret_forms(secret):
+                self.register_secret(form)  # the base scrubs them from its logs, service checks and run errors
         self.one_shot = in_agent_check_command()
         self.cursors.durable = not self.one_shot
-        self.acme_clock = AcmeClock(clock=self.clock)
-        run_time = RunTime(clock=self.clock)
-        self.client = AcmeClient(
-            http=self.http,
-            url=config.url,
-            api_token=config.api_token,
-            clock=self.clock,
-            acme_clock=self.acme_clock,
-            run_time=run_time,
-            metrics=self.metrics,
-            log=self.log,
-            rng=self.rng,
-        )
-        settings = LogFileSettings(datadog_agent.get_config)
+        acme_clock = AcmeClock(clock=self.clock)
         # Every optional option has a default (config_models/defaults.py), hence the `type: ignore`s.
-        self._run_bytes = settings.run_budget(interval=config.min_collection_interval, limit=config.max_bytes_per_run)
-        self.crawl = Crawl(
-            client=self.client,
-            windows=Windows(
-                acme_clock=self.acme_clock,
-                ingestion_delay=config.ingestion_delay,  # type: ignore[arg-type]
-                initial_lookback=config.initial_lookback,  # type: ignore[arg-type]
-            ),
-            run_time=run_time,
-            log_file=AgentLogFile(settings=settings, check_id=self.check_id, clock=self.clock),
-            metrics=self.metrics,
+        self.crawl = crawl = Crawl(
             clock=self.clock,
+            acme_clock=acme_clock,
+            run_time=RunTime(clock=self.clock),
+            windows=Windows(acme_clock, ingestion_delay=config.ingestion_delay, lookback=config.initial_lookback),  # type: ignore[arg-type]
+            log_file=AgentLogFile(
+                datadog_agent.get_config, self.check_id, config.min_collection_interval, self.clock, self.log
+            ),
+            metrics=CrawlMetrics(self),
             log=self.log,
             warn=self.warning,
             page_size=config.page_size,  # type: ignore[arg-type]
             service=config.service,
         )
-        self._identities = StreamIdentities(cache=self.cursors, warn=self.warning)
+        crawl.client = AcmeClient(crawl, http=self.http, url=config.url, api_token=config.api_token, rng=self.rng)
+        self.recovery = None
+        if app_key and not self.one_shot:
+            api_url = config.datadog_api_url or f'https://api.{datadog_agent.get_config("site") or "datadoghq.com"}'
+            # Not `self.http`: the instance's HTTP options and headers are ACME's; Datadog gets the Agent's proxy.
+            http = RequestsWrapper({}, self.init_config, logger=self.log)
+            self.recovery = Recovery(crawl, http=http, api_url=api_url, api_key=api_key, app_key=app_key)
         configured = tuple(dict.fromkeys(config.streams)) if config.streams else None
         if config.streams and len(configured or ()) < len(config.streams):
             twice = sorted({stream for stream in config.streams if config.streams.count(stream) > 1})
             self.warning('`streams` lists %s more than once; each stream is crawled once', ', '.join(twice))
-        self.directory = StreamDirectory(
-            client=self.client, clock=self.clock, configured=configured, adopt=self._adopt, warn=self.warning
-        )
-        self.crawl.others_waiting = self.directory.others_waiting
+        self.directory = StreamDirectory(crawl, configured=configured, adopt=self._adopt, recovery=self.recovery)
 
     def get_log_streams(self) -> Iterator[AcmeLogStream]:
         """The scheduler: the least recently visited stream first (never read ones before all), a stream with a
@@ -114,7 +166,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             )
             return
         self.crawl.run_time.begin(self.config.max_run_time)  # type: ignore[arg-type]
-        self.crawl.log_file.begin_run(self._run_bytes)
+        self.crawl.log_file.begin_run()
         try:
             super().check(_)  # the base package's loop, as it is
         except AuthenticationError as e:
@@ -122,20 +174,13 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             raise
         except RunOver as e:
             self.log.debug('Run stopped early: %s; the next run resumes from the cursors', e)
-        except AcmeApiError as e:
-            # Everything submitted so far is checkpointed; the next run resumes from the cursors.
+        except AcmeApiError as e:  # everything submitted so far is checkpointed: the next run resumes from the cursors
             self.warning('ACME did not answer usefully, %s; retrying next run', e.describe())
             limited = isinstance(e, RateLimited)
             self._report_connection(AgentCheck.WARNING if limited else AgentCheck.CRITICAL, e.describe())
             return
         finally:
-            self.crawl.log_file.end_run()
-            self._report_clock()
-            if self.one_shot:
-                self.warning(
-                    'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream '
-                    'cursors were left as they are; the running Agent collects these logs'
-                )
+            self._report_run()
         failing = self.directory.failing()
         if failing:
             problems = '; '.join(stream.problem or '' for stream in failing)
@@ -171,24 +216,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         """The layout of base 37.20.0 and up, `<check name>:<persistent_cache_id>_`, for older bases."""
         return f'{":".join(self.check_id.split(":")[:-1])}:{self.persistent_cache_id()}_'
 
-    def warning(self, warning_message, *args, **kwargs) -> None:
-        # The base package scrubs secrets from its logs, but not from the warnings the Agent's status page shows.
-        super().warning(self.sanitize(warning_message % args if args else warning_message))
-
     def _adopt(self, info: StreamInfo) -> AcmeLogStream:
-        """A stream found in the listing: its cursor read, or its starting line pinned now, before any of its logs
-        is read. Pinned at once and durably: if that waited for the first page, a run ending before it, or a lost
-        write, would move the starting line on and lose the logs in between."""
-        name, created_ns = self._identities.resolve(info.id, info.created_ns)
-        key = CURSOR_PREFIX + name
-
-        def save_cursor(cursor: dict) -> None:
-            self.write_persistent_cache(key, json.encode(cursor))  # what `send_log` writes, the same way
-
-        stream = AcmeLogStream(
-            check=self, name=name, stream_id=info.id, created_ns=created_ns, crawl=self.crawl, save_cursor=save_cursor
-        )
-        cursor = self.get_log_cursor(name)
+        """A stream of the listing with its cursor; without one, its start is pinned now, before any of its logs is
+        read, or once cursor recovery found where the logs Datadog holds end (recovery.py)."""
+        stored = self.get_log_cursor(info.id)
+        name, created_ns = cursor_name(info.id, info.created_ns, stored)
+        tag = cursor_tag(self.persistent_cache_id(), name)
+        stream = AcmeLogStream(self, name=name, stream_id=info.id, created_ns=created_ns, tag=tag, crawl=self.crawl)
+        cursor = stored if name == info.id else self.get_log_cursor(name)
         if cursor is not None:
             try:
                 # After a restart the visit times are gone; a cursor tells roughly when its stream was last caught up.
@@ -196,21 +231,54 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
                 return stream
             except InvalidCursor as e:
                 self.warning('Stream `%s`: %s; starting over as on a first run', info.id, e)
-        elif key in self.cursors.damaged:
+        elif CURSOR_PREFIX + name in self.cursors.damaged:
             self.warning('Stream `%s`: the stored cursor is damaged; starting over as on a first run', info.id)
-        save_cursor(Position.before(self.crawl.windows.first_start(self.clock.time())).to_cursor())
+        elif name != info.id:
+            self.warning(
+                'Stream `%s` was created at %s, not at %s as when its cursor was stored at this `url`: it was deleted '
+                'and created again, or belongs to another ACME account; it is crawled as a new stream',
+                info.id,
+                format_rfc3339(created_ns),  # type: ignore[arg-type]
+                stored.get('created_at'),
+            )
+        stream.start = Position.before(self.crawl.windows.first_start(self.clock.time()))
+        if self.recovery is not None:
+            stream.recovering = True
+            return stream
+        if not self.one_shot:
+            self.warning(
+                'Stream `%s` starts without a cursor, %d s back (`initial_lookback`): if another Agent crawled it '
+                'before (a replaced pod, a moved cluster check), logs are sent twice or missed. Set `datadog_app_key` '
+                '(an application key with `logs_read_data`) to resume where the logs Datadog holds end',
+                info.id,
+                self.config.initial_lookback,
+            )
+        stream.pin(stream.start)
         return stream
 
-    def _report_clock(self) -> None:
-        skew = self.acme_clock.skew
-        if skew is None:
-            return
-        self.metrics.clock_skew(skew)
-        if abs(skew) > CLOCK_SKEW_WARNING:
+    def _report_run(self) -> None:
+        log_file, skew, now = self.crawl.log_file, self.crawl.acme_clock.skew, self.clock.time()
+        log_file.end_run()
+        held = log_file.held and log_file.registry
+        self.crawl.metrics.instance(unshipped=log_file.unshipped(), held=held, skew=skew)
+        self._held_since = (self._held_since or now) if held else None
+        if self._held_since is not None and now - self._held_since >= HELD_WARNING:
             self.warning(
-                'ACME\'s clock is %.0f s %s the Agent\'s: the check follows ACME\'s clock, but check NTP on this host',
-                abs(skew),
-                'ahead of' if skew > 0 else 'behind',
+                'For %.0f minutes the Agent has not shipped the %d bytes of this check\'s log file, so the check '
+                'holds logs back (more would make the Agent re-create the file and lose them). The Agent likely '
+                'cannot reach Datadog\'s logs intake: see `agent status`, Logs Agent section',
+                (now - self._held_since) / 60,
+                log_file.unshipped() or 0,
+            )
+        if skew is not None and abs(skew) > CLOCK_SKEW_WARNING:
+            ahead = 'ahead of' if skew > 0 else 'behind'
+            self.warning(
+                'ACME\'s clock is %.0f s %s the Agent\'s: the check follows it, but check NTP', abs(skew), ahead
+            )
+        if self.one_shot:
+            self.warning(
+                'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream '
+                'cursors were left as they are; the running Agent collects these logs'
             )
 
     def _report_connection(self, status: int, message: str | None = None) -> None:
@@ -218,11 +286,18 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
 
 
 def in_agent_check_command() -> bool:
-    """Whether the check runs in `datadog-agent check` (also what `ddev env agent ... check` runs): a one-shot process
-    without a logs component, so what it submits is dropped, while it shares the running Agent's persistent cache.
+    """Whether the check runs in `datadog-agent check` (or `ddev env agent ... check`): a one-shot process without a
+    logs component, so what it submits is dropped, while it shares the running Agent's persistent cache.
 
-    That command calls `disableCmdPort()`, `os.Setenv("DD_CMD_PORT", "0")`, before Python starts
-    (DataDog/datadog-agent, pkg/cli/subcommands/check/command.go); a running Agent has a real `cmd_port` (5001 by
-    default). An Agent too old to do so runs the check as a normal run.
+    Told by the command line of the process, the Agent's own (`agent check <name>`); where it cannot be read (not
+    Linux, not the Agent's binary), by `DD_CMD_PORT=0`, which that command sets before Python starts
+    (pkg/cli/subcommands/check/command.go), and a running Agent rarely has.
     """
-    return os.environ.get('DD_CMD_PORT') == '0' or str(datadog_agent.get_config('cmd_port')) == '0'
+    try:
+        with open(PROC_CMDLINE, 'rb') as file:
+            args = [arg.decode(errors='replace') for arg in file.read().split(b'\0') if arg]
+    except OSError:
+        args = []
+    if args and os.path.basename(args[0]) in AGENT_BINARIES:
+        return next((arg for arg in args[1:] if arg in ('check', 'run', 'start')), None) == 'check'
+    return os.environ.get('DD_CMD_PORT') == '0'

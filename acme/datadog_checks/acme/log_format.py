@@ -1,14 +1,14 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""ACME's JSON in, the log the base package's `send_log` submits out (`LogRecord.data`), values kept as ACME sent them.
+"""ACME's JSON in; out, the log the base package's `send_log` submits (`LogRecord.data`), values as ACME sent them.
 
-A log has ACME's fields under `acme` (but `message`), Datadog's attributes at the top, and under `acme_crawler`, only
-when there is something to say, the check's notes: `truncated`, `original_size`, `truncated_fields`, `as_text`,
-`replaced_characters`. The Agent's JSON library, orjson, has limits valid JSON exceeds: integers beyond 64 bits are
-decoded as floats (silently) and cannot be encoded, `1e400` and nesting past 1,024 levels fail a page, encoding fails
-past 254 levels, and text that is not UTF-8 fails both ways. So a page orjson would refuse or round is decoded by the
-standard library, log by log when it must, and what orjson cannot encode is sent as text, and noted.
+A log has ACME's fields under `acme` (all but `message`), Datadog's attributes at the top, and, only when there is
+something to say, the check's notes under `acme_crawler`: `truncated`, `original_size`, `truncated_fields`, `as_text`,
+`replaced_characters`. The Agent's JSON library, orjson, is fast but has limits valid JSON exceeds: it decodes integers
+beyond 64 bits as floats (silently) and cannot encode them, refuses `1e400`, nesting past 1,024 levels and text that is
+not UTF-8, and encodes at most 254 levels. A page it would refuse or round is decoded by the standard library (log by
+log, field by field, when even that fails), and what it cannot encode is sent as text, and noted.
 """
 
 from __future__ import annotations
@@ -27,11 +27,18 @@ except ImportError:  # the Agent ships orjson; the base package then falls back 
 
 SOURCE = 'acme'
 CRAWLER_FIELDS = 'acme_crawler'
-# Deepest nesting of an ACME field orjson writes: it stops at 254 levels, and the log adds two (itself, `acme`).
+# The deepest ACME field orjson writes: it stops at 254 levels, and the log adds two (itself, `acme`).
 MAX_FIELD_NESTING = 250
+NAMED_FIELDS = 20  # cut fields `truncated_fields` names, each by its first 100 characters
 _STATUSES = {severity: severity.lower() for severity in ('DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL')}
 _SURROGATES = re.compile('[\ud800-\udfff]')
 _KEPT_WHOLE = ('id', 'timestamp')  # never cut: they place the log
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))
+_WIDE_INTEGER = b'0' * 19
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
+
+# The Agent's line for a log, as `send_log` encodes it: orjson's UTF-8 bytes. Called once per log.
+encode: Callable[[Any], bytes] = _orjson_dumps or (lambda value: json.encode(value).encode())
 
 
 class UnencodableLog(ValueError):
@@ -39,20 +46,9 @@ class UnencodableLog(ValueError):
 
 
 class AcmeLog(dict):
-    """An ACME log decoded the slow way, with what the check has to say about it (`acme_crawler`)."""
+    """An ACME log decoded field by field, with what the check has to say about it (`acme_crawler`)."""
 
     notes: dict[str, Any]
-
-
-class NumberText(str):
-    """A number beyond a double's range (`1e400`), kept as the text ACME sent."""
-
-
-# The Agent's line for a log, as the base package's `send_log` encodes it: orjson's UTF-8 bytes. Called once per log.
-encode: Callable[[Any], bytes] = _orjson_dumps or (lambda value: json.encode(value).encode())
-
-
-# --- Shaping (the hot path) -----------------------------------------------------------------------------------------
 
 
 def log_shaper(ddtags: str, service: str | None) -> Callable[[dict[str, Any], int], dict[str, Any]]:
@@ -90,21 +86,16 @@ def log_shaper(ddtags: str, service: str | None) -> Callable[[dict[str, Any], in
 
 
 def to_send_log_timestamp(millis: int) -> float:
-    """The `timestamp` for `send_log`, which takes seconds and writes `int(timestamp * 1000)`: half a millisecond past
-    the millisecond, so that the product never falls a hair short of it (a float of seconds is exact to 0.2 us)."""
+    """`send_log` takes seconds and writes `int(timestamp * 1000)`: half a millisecond past the millisecond, so that
+    the product never falls a hair short of it (a float of seconds is exact to 0.2 us)."""
     return (millis + 0.5) / 1000
 
 
-# --- Logs orjson cannot write ---------------------------------------------------------------------------------------
-
-
 def make_encodable(log: dict[str, Any]) -> bytes:
-    """Turn what orjson cannot write in `log['acme']` into text, note it in `acme_crawler`, and encode the log.
-
-    Integers beyond 64 bits become their digits, fields nested deeper than MAX_FIELD_NESTING their JSON text, and
-    text that is not UTF-8 gets U+FFFD in place of what is not; UnencodableLog if the log still cannot be written.
-    """
-    as_text, replaced = _repair(log['acme'], deep=True)
+    """Turn what orjson cannot write in `log['acme']` into text, note it in `acme_crawler`, and encode the log:
+    integers beyond 64 bits become their digits, fields nested deeper than MAX_FIELD_NESTING their JSON text, text
+    that is not UTF-8 gets U+FFFD in place of what is not. UnencodableLog if the log still cannot be written."""
+    as_text, replaced = _repair(log['acme'])
     if _SURROGATES.search(log['message']):
         log['message'], replaced = _SURROGATES.sub('\ufffd', log['message']), True
     notes = log.setdefault(CRAWLER_FIELDS, {})
@@ -118,10 +109,9 @@ def make_encodable(log: dict[str, Any]) -> bytes:
         raise UnencodableLog(f'{type(e).__name__}: {e}') from None
 
 
-def _repair(root: dict[str, Any], *, deep: bool) -> tuple[list[str], bool]:
-    """Replace lone surrogates in `root`'s keys and text; with `deep`, also turn integers beyond 64 bits and fields
-    nested deeper than MAX_FIELD_NESTING into text. Without recursion; returns the paths turned into text, and
-    whether text was replaced."""
+def _repair(root: dict[str, Any]) -> tuple[list[str], bool]:
+    """Without recursion: text with lone surrogates gets U+FFFD (keys too); integers beyond 64 bits and fields nested
+    deeper than MAX_FIELD_NESTING become text. Returns the paths turned into text, and whether text was replaced."""
     as_text, replaced = [], False
     pending: list[tuple[Any, str, int]] = [(root, '', 0)]
     while pending:
@@ -141,12 +131,12 @@ def _repair(root: dict[str, Any], *, deep: bool) -> tuple[list[str], bool]:
                 if _SURROGATES.search(value):
                     container[key], replaced = _SURROGATES.sub('\ufffd', value), True
             elif isinstance(value, (dict, list)):
-                if deep and depth + 1 >= MAX_FIELD_NESTING:
+                if depth + 1 >= MAX_FIELD_NESTING:
                     container[key] = _json_text(value)
                     as_text.append(where)
                 else:
                     pending.append((value, where, depth + 1))
-            elif deep and isinstance(value, int) and not -(2**63) <= value < 2**64:
+            elif isinstance(value, int) and not -(2**63) <= value < 2**64:
                 container[key] = str(value)
                 as_text.append(where)
     return as_text, replaced
@@ -159,32 +149,41 @@ def _json_text(value: Any) -> str:
         raise UnencodableLog(f'{type(e).__name__}: {e}') from None
 
 
-# --- Lines longer than the Agent takes ------------------------------------------------------------------------------
-
-
 def fit_line(log: dict[str, Any], line: bytes, limit: int) -> bytes:
-    """Cut the log until its line (and the newline the Agent adds) fits in `limit` bytes; note it. The line stays one
-    structured log: the largest of `message` and the ACME fields is cut first (`message`, as a rule), then the next
-    largest if still needed, each at a character boundary with JSON escaping counted; a field cut is its JSON text.
-    UnencodableLog if even that cannot make it fit (an `id` alone too long)."""
-    notes = log.setdefault(CRAWLER_FIELDS, {})
-    notes.update(truncated=True, original_size=len(line))
-    line = encode(log)
+    """Cut the log until its line (and the newline the Agent adds) fits in `limit` bytes, and say so.
+
+    It stays one structured log: the largest of `message` and the ACME fields is cut first (as a rule the message),
+    then the next largest, each at a character boundary with JSON escaping counted; a cut field that is not text
+    becomes its JSON text, and a field with nothing left is dropped. Each field is measured once: linear in the log's
+    size. UnencodableLog if even that cannot make it fit (an `id` alone too long).
+    """
     fields = log['acme']
     parts = [(log, 'message')] + [(fields, key) for key in fields if key not in _KEPT_WHOLE]
-    parts.sort(key=lambda part: len(encode(part[0][part[1]])), reverse=True)
-    for container, key in parts:
-        excess = len(line) + 1 - limit
+    sizes = sorted((-len(encode(container[key])), index) for index, (container, key) in enumerate(parts))
+    notes = log.setdefault(CRAWLER_FIELDS, {})
+    notes.update(truncated=True, original_size=len(line))
+    excess = len(encode(log)) + 1 - limit + 64  # the notes to come: `truncated_fields` and its first names
+    cut: list[str] = []
+    for negative_size, index in sizes:
         if excess <= 0:
             break
+        size, (container, key) = -negative_size, parts[index]
+        if container is fields:
+            cut.append(key)
+            excess += len(encode(key[:100])) + 1 if len(cut) <= NAMED_FIELDS else 0
         value = container[key]
-        text = value if isinstance(value, str) else _json_text(value)
-        named = container is fields  # a cut ACME field is named in `truncated_fields`: room for that too
-        # What the line has of it now, less the excess, is what its text may take (quotes included).
-        container[key] = _cut(text, len(encode(value)) - 2 - excess - (len(encode(key)) + 24 if named else 0))
-        if named:
-            notes['truncated_fields'] = [*notes.get('truncated_fields', ()), key]
-        line = encode(log)
+        if size - 2 > excess:  # cutting this one is enough
+            container[key] = _cut(value if isinstance(value, str) else _json_text(value), size - 2 - excess)
+            excess = 0
+        elif container is log:
+            container[key], excess = '', excess - (size - 2)
+        else:
+            del container[key]
+            excess -= size + len(encode(key)) + 2
+    if cut:
+        more = [f'(and {len(cut) - NAMED_FIELDS} more)'] if len(cut) > NAMED_FIELDS else []
+        notes['truncated_fields'] = [key[:100] for key in cut[:NAMED_FIELDS]] + more
+    line = encode(log)
     if len(line) + 1 > limit:
         raise UnencodableLog(f'{len(line) + 1} bytes even cut down, more than the {limit} the Agent takes')
     return line
@@ -202,154 +201,97 @@ def _cut(text: str, budget: int) -> str:
     return text[:low]
 
 
-# --- Decoding -------------------------------------------------------------------------------------------------------
-
-# An integer orjson would turn into a float has 19 digits or more, right after ':', ',', '[' or whitespace, and a '-'
-# maybe. Looked for in a copy of the page where digits become '0', those five ':', '-' stays and all else 'x', as a
-# run of 19 '0' (quick to find, 'x' being most of a page), then checked for what precedes it: about half of orjson's
-# own time per page. Such a run inside a string only costs a look at what precedes it.
-_NUMBER_SHAPES = bytes(
-    0x30 if 0x30 <= byte <= 0x39 else 0x3A if byte in b':,[ \t\n\r' else 0x2D if byte == 0x2D else 0x78
-    for byte in range(256)
-)
-_RUN = b'0' * 19
-_ZERO, _COLON, _MINUS = 0x30, 0x3A, 0x2D
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
-_WHITESPACE = ' \t\n\r'
-
-
 def decode_page(content: bytes) -> Any:
     """Decode an answer's body; ValueError if it is not JSON at all.
 
-    The standard library's way, when orjson would refuse or round the page: bytes that are not UTF-8 are kept as
-    lone surrogates (then replaced, log by log); a page too deep for the standard library is split into logs, and a
-    log into fields, without recursion, a field too deep for any decoder being kept as its JSON text.
+    orjson when it can read the page exactly; else the standard library, bytes that are not UTF-8 kept as lone
+    surrogates (replaced log by log, see make_encodable); a page too deep even for it is read log by log, and a log
+    field by field, a field no decoder reads being kept as its JSON text.
     """
     if not _has_wide_integer(content):
         try:
             return json.decode(content)
         except ValueError:
             pass
-    text = content.decode('utf-8', 'surrogateescape')
+    text = content.decode('utf-8', 'surrogateescape').strip()
     try:
-        page = _stdlib_decode(text)
+        return _stdlib_decode(text)
     except (ValueError, RecursionError):
-        page = _split_page(text)
-    if isinstance(page, dict) and isinstance(page.get('data'), list):
-        page['data'] = [_with_valid_text(log) for log in page['data']]
+        if not text.startswith('{'):
+            raise ValueError('not a JSON object') from None
+    page: dict[Any, Any] = {}
+    for key, value in _members(text):
+        if key == 'data' and value.startswith('['):
+            page[key] = [_decode_log(log) for _, log in _members(value)]
+        else:
+            page[key] = _stdlib_decode(value)
     return page
 
 
 def _has_wide_integer(content: bytes) -> bool:
-    shapes = content.translate(_NUMBER_SHAPES)
-    found = shapes.find(_RUN)
+    """Whether `content` may hold an integer orjson would round: 19 digits or more, after `:`, `,`, `[`, `-` or a space.
+    Runs are found in a copy where a digit is '0' and all else 'x' (fast), then the character before each is read."""
+    digits = content.translate(_DIGITS_ONLY)
+    found = digits.find(_WIDE_INTEGER)
     while found >= 0:
-        start = end = found
-        while start and shapes[start - 1] == _ZERO:
+        start = found
+        while start and digits[start - 1] == 0x30:
             start -= 1
-        while end < len(shapes) and shapes[end] == _ZERO:
-            end += 1
-        before = shapes[start - 1] if start else _COLON
-        if before == _COLON or (before == _MINUS and start >= 2 and shapes[start - 2] == _COLON):
+        if content[start - 1 : start] in b'-:,[ \t\n\r':
             return True
-        found = shapes.find(_RUN, end)
+        end = digits.find(b'x', found)
+        found = digits.find(_WIDE_INTEGER, end) if end >= 0 else -1
     return False
 
 
-def _with_valid_text(log: Any) -> Any:
-    """`log` with text that is not UTF-8 (lone surrogates) replaced by U+FFFD, and noted: any id can be a cursor."""
-    if isinstance(log, dict) and _repair(log, deep=False)[1]:
-        fixed = AcmeLog(log)
-        fixed.notes = {**getattr(log, 'notes', {}), 'replaced_characters': True}
-        return fixed
-    return log
-
-
 def _stdlib_decode(text: str) -> Any:
-    return stdlib_json.loads(text, parse_float=_float, parse_constant=NumberText)
+    # Numbers beyond a double (`1e400`), and the constants the standard library accepts, are kept as their text.
+    return stdlib_json.loads(text, parse_float=_number, parse_constant=str)
 
 
-def _float(text: str) -> float | NumberText:
+def _number(text: str) -> float | str:
     number = float(text)
-    return number if math.isfinite(number) else NumberText(text)
-
-
-def _split_page(text: str) -> dict[str | None, Any]:
-    start = _skip_whitespace(text, 0)
-    if not text.startswith('{', start):
-        raise ValueError('not a JSON object')
-    members, end = _children(text, start)
-    if _skip_whitespace(text, end) != len(text):
-        raise ValueError('trailing data after the JSON object')
-    page: dict[str | None, Any] = {}
-    for key, value_start, value_end in members:
-        if key == 'data' and text.startswith('[', value_start):
-            elements, _ = _children(text, value_start)
-            page[key] = [_decode_log(text[begin:finish]) for _, begin, finish in elements]
-        else:
-            page[key] = _stdlib_decode(text[value_start:value_end])
-    return page
+    return number if math.isfinite(number) else text
 
 
 def _decode_log(text: str) -> Any:
     try:
         return _stdlib_decode(text)
     except (ValueError, RecursionError):
-        pass
-    if not text.startswith('{'):
-        return text  # not an object: a malformed log, which the stream skips
+        if not text.startswith('{'):
+            return text  # not an object: a malformed log, which the stream skips
     log, as_text = AcmeLog(), []
-    members, _ = _children(text, 0)
-    for key, begin, end in members:
-        if key is None:
-            raise ValueError('an object member without a key')
+    for key, value in _members(text):
         try:
-            log[key] = _stdlib_decode(text[begin:end])
+            log[key] = _stdlib_decode(value)
         except (ValueError, RecursionError):
-            log[key] = text[begin:end]  # deeper than any decoder goes: its JSON text
+            log[key] = value  # deeper than any decoder goes: its JSON text
             as_text.append(key)
     log.notes = {'as_text': as_text} if as_text else {}
     return log
 
 
-def _children(text: str, start: int) -> tuple[list[tuple[str | None, int, int]], int]:
-    """The direct children of the object or array opening at `text[start]`: (key, start, end) spans, and its end.
-
-    Iterative, so any depth works; only strings and punctuation are looked at, the rest lies between them.
-    """
-    in_object = text[start] == '{'
-    children: list[tuple[str | None, int, int]] = []
-    depth = 0
-    key: str | None = None
-    value_start = start + 1
-    for token in _TOKENS.finditer(text, start):
+def _members(text: str) -> list[tuple[Any, str]]:
+    """The direct members of the JSON object or array `text`: (key, or None in an array; the value's JSON text).
+    Only strings and punctuation are looked at, without recursion, so any depth works."""
+    members: list[tuple[Any, str]] = []
+    depth, key, begin = 0, None, 1
+    for token in _TOKENS.finditer(text):
         mark = token.group()
         if mark == '{' or mark == '[':
             depth += 1
         elif mark == '}' or mark == ']':
             depth -= 1
             if depth == 0:
-                _close(children, text, key, value_start, token.start())
-                return children, token.end()
+                members.append((key, text[begin : token.start()].strip()))
+                return [member for member in members if member[1]]
         elif depth != 1:
             continue
         elif mark == ',':
-            _close(children, text, key, value_start, token.start())
-            key, value_start = None, token.end()
+            members.append((key, text[begin : token.start()].strip()))
+            key, begin = None, token.end()
         elif mark == ':':
-            value_start = token.end()
-        elif in_object and key is None:
+            begin = token.end()
+        elif text[0] == '{' and key is None:
             key = stdlib_json.loads(mark)
     raise ValueError('unterminated JSON container')
-
-
-def _close(children: list, text: str, key: str | None, start: int, end: int) -> None:
-    begin, finish = _skip_whitespace(text, start), len(text[start:end].rstrip(_WHITESPACE)) + start
-    if begin < finish:
-        children.append((key, begin, finish))
-
-
-def _skip_whitespace(text: str, index: int) -> int:
-    while index < len(text) and text[index] in _WHITESPACE:
-        index += 1
-    return index

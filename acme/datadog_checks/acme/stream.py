@@ -1,90 +1,67 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""One ACME stream as a LogStream: from its cursor, in ACME's order, a page at a time, each log submitted once.
-
-`records(cursor=...)` is the tutorial's: it yields LogRecords for the base package's `send_log`, and the last record
-of each page carries the cursor, so that the base writes it once per page, after the page's logs. Where no record
-can carry it (a window without logs, a page of skipped logs, a stale cursor moved to the 18 hours line), the stream
-writes it itself, in the same format and under the same key. A failure of this stream ends its visit only.
-"""
+"""One ACME stream as a LogStream: `records(cursor)` yields, from the cursor in ACME's order a page at a time, the
+LogRecords the base package's `send_log` submits; the last record of a page carries the cursor, so the base writes it
+after the page's logs. A cursor no record carries (a window without logs, skipped logs) the stream writes likewise."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 
-from .agent_log_file import STOP, TOO_LARGE, OutOfBytes
-from .client import INSTANCE_FAILURES, AcmeApiError, PageTokenExpired, StartInTheFuture, StreamUnavailable
-from .cursors import InvalidCursor, Position
+from .agent_log_file import HOLD, TOO_LARGE
+from .client import INSTANCE_FAILURES, MAX_ATTEMPTS, AcmeApiError, PageTokenExpired, StreamUnavailable
+from .compat import json
+from .cursors import CURSOR_PREFIX, InvalidCursor, Position, order_id
 from .log_format import CRAWLER_FIELDS, UnencodableLog, encode, fit_line, log_shaper, make_encodable
-from .metrics import STREAM_TAG
 from .timing import INTAKE_MAX_AGE, RunOver, parse_rfc3339, seconds_to_nanos, stale_line
 
 if TYPE_CHECKING:
-    from logging import LoggerAdapter
-
     from datadog_checks.base import AgentCheck
 
-    from .agent_log_file import AgentLogFile
-    from .client import AcmeClient
-    from .metrics import CrawlMetrics
-    from .timing import Clock, RunTime, Windows
+    from .check import Crawl
 
-# ACME honours a page token for 5 minutes after issuing it; keep a margin for the time the next visit takes.
-PAGE_TOKEN_LIFETIME = 4 * 60
-# A stream whose visit failed is retried after 15 s, then 30, 60, 120, 240, then every 5 minutes (or after the
-# Retry-After of its 503, up to 5 minutes), so that it does not spend the token's requests the others need.
+STREAM_TAG, CURSOR_TAG = 'acme_stream', 'acme_cursor'  # on logs; the latter for recovery.py
+LISTING = 'none'  # the `acme_stream` tag of requests that list streams
+MAX_PAGE_SIZE = 1000  # ACME's
+PAGE_TOKEN_LIFETIME = 4 * 60  # ACME honours a token for 5 minutes: a margin for the time the next visit takes
+# A failed stream is retried after 15 s, 30, 60, 120, 240, then every 5 minutes (or after its 503's Retry-After, up
+# to 5 minutes), so that it does not spend the token's requests the others need.
 RETRY_FIRST, RETRY_CAP = 15.0, 300.0
-# Reasons a log is skipped (the `reason` tag of acme.logs.skipped), and how many ids a warning names per reason.
-MALFORMED = 'malformed'  # no usable id, timestamp or message, or not an object at all
-UNENCODABLE = 'unencodable'  # cannot be written as a line the Agent takes
-TOO_LARGE_FOR_AGENT = 'too_large'  # longer than the Agent's integration log file may be
-STALE = 'stale'  # older than the intake accepts
-NAMED_IDS = 5
-
-
-@dataclass
-class Crawl:
-    """What every stream of an instance shares, for the life of the check instance."""
-
-    client: AcmeClient
-    windows: Windows
-    run_time: RunTime
-    log_file: AgentLogFile
-    metrics: CrawlMetrics
-    clock: Clock
-    log: LoggerAdapter
-    warn: Callable[..., None]
-    page_size: int
-    service: str | None
-    others_waiting: Callable[[], bool] = lambda: False  # set by the scheduler
+# Why a log is not submitted: the `reason` tag of acme.logs.skipped.
+MALFORMED, UNENCODABLE, TOO_LARGE_FOR_AGENT, STALE = 'malformed', 'unencodable', 'too_large', 'stale'
+NAMED_IDS = 5  # per reason, in a warning
 
 
 class OpenQuery(NamedTuple):
-    """A query a visit stopped in the middle of, continued by the next visit with its page token.
-
-    Restarting from the cursor instead would re-read every log sharing the cursor's timestamp.
-    """
+    """A query a visit stopped in: the next visit continues it rather than re-read the cursor's instant."""
 
     page_token: str
-    end: int  # the query's exclusive upper bound, in nanoseconds
+    end: int
     resumes: Position  # where the token continues from
-    issued_at: float  # Unix seconds
+    issued_at: float
+
+
+class Delivered(NamedTuple):
+    """What Datadog already holds after a recovered stream's cursor: these ids, up to `until`."""
+
+    ids: frozenset[str]
+    until: Position
 
 
 @dataclass
 class Skipped:
     count: int = 0
     ids: list[str] = field(default_factory=list)
-    first_problem: str = ''
+    problem: str = ''
 
 
 @dataclass
 class Visit:
-    """What one visit did: how far it got and what it skipped; the hot loop updates it a page at a time."""
+    """What one visit did; the hot loop updates it a page at a time."""
 
     position: Position
     bytes_before: int  # what the run had handed the Agent when the visit began
@@ -92,7 +69,7 @@ class Visit:
     pages: int = 0
     submitted: int = 0
     truncated: int = 0
-    out_of_bytes: bool = False  # the Agent's log file cannot take more this run: stopped before a log not submitted
+    held: bool = False  # the Agent's file cannot take more now: stopped before a log not submitted
     reached_end: bool = False  # everything before the query's end was read
     carried: Position | None = None  # the cursor the last record handed out carries (the base writes it)
 
@@ -100,47 +77,44 @@ class Visit:
         skipped = self.skipped.setdefault(reason, Skipped())
         skipped.count += 1
         if len(skipped.ids) < NAMED_IDS:
-            log_id = raw.get('id') if isinstance(raw, dict) else None
-            skipped.ids.append(repr(log_id)[:100] if log_id is not None else '(no id)')
-        if problem is not None and not skipped.first_problem:
-            skipped.first_problem = f'{type(problem).__name__}: {problem}'[:300]
+            skipped.ids.append(repr(raw['id'])[:100] if isinstance(raw, dict) and 'id' in raw else '(no id)')
+        if problem is not None and not skipped.problem:
+            skipped.problem = (problem if isinstance(problem, str) else f'{type(problem).__name__}: {problem}')[:300]
 
 
 class AcmeLogStream(LogStream):
-    """Stream of logs from ACME. `name` names its cursor (see cursors.py); `stream_id` is ACME's id."""
+    """Stream of logs from ACME. `name` names its cursor (cursors.py); `stream_id` is ACME's id."""
 
     def __init__(
-        self,
-        *,
-        check: AgentCheck,
-        name: str,
-        stream_id: str,
-        created_ns: int | None,
-        crawl: Crawl,
-        save_cursor: Callable[[dict], None],
+        self, check: AgentCheck, *, name: str, stream_id: str, created_ns: int | None, tag: str, crawl: Crawl
     ) -> None:
         super().__init__(check=check, name=name)
-        self.stream_id = stream_id
-        self.created_ns = created_ns
+        self.stream_id, self.created_ns, self.cursor_tag = stream_id, created_ns, tag
         self._crawl = crawl
-        self._save_cursor = save_cursor
-        self._shape = log_shaper(self.construct_tags([f'{STREAM_TAG}:{stream_id}']), crawl.service)
+        self._shape = log_shaper(
+            self.construct_tags([f'{STREAM_TAG}:{stream_id}', f'{CURSOR_TAG}:{tag}']), crawl.service
+        )
         self._query: OpenQuery | None = None
         self._saved: Position | None = None
-        # For the scheduler: when it was last visited, whether it has a backlog, and its failures.
+        self.delivered: Delivered | None = None
+        # For the scheduler (directory.py) and cursor recovery (recovery.py).
         self.last_visit: float | None = None
         self.caught_up = False
         self.unavailable = False  # ACME answered 403/404: not crawled until a listing shows it again
+        self.recovering = False  # not crawled until recovery says where it starts
+        self.start = Position.before(0)  # where a recovering stream starts if Datadog has none of its logs
         self.failures = 0  # consecutive failed visits
         self.retry_at = float('-inf')
         self.problem: str | None = None
 
-    def records(self, *, cursor: dict[str, Any] | None = None) -> Iterator[LogRecord]:
-        """The logs after `cursor` that are final and young enough for the intake, for one visit.
+    def pin(self, position: Position) -> None:
+        """Store a cursor no record carries, as `send_log` does (a new stream's start: before any of its logs is
+        read, so that a run ending before its turn, or a lost write, cannot move it on and lose logs)."""
+        self.check.write_persistent_cache(CURSOR_PREFIX + self.name, json.encode(position.to_cursor(self.created_ns)))
 
-        A visit ends when the stream is caught up, when another stream has waited longer (after a page), when this
-        stream fails, or when the run's time or bytes are spent (OutOfTime, OutOfBytes: the run ends).
-        """
+    def records(self, *, cursor: dict[str, Any] | None = None) -> Iterator[LogRecord]:
+        """The logs after `cursor`, final and young enough for the intake, until the stream is caught up, another
+        waits (after a page), this one fails, or the run's time is spent or the Agent's file is full (RunOver)."""
         crawl = self._crawl
         now = crawl.clock.time()
         visit = Visit(self._start(cursor, now), crawl.log_file.sent)
@@ -149,7 +123,9 @@ class AcmeLogStream(LogStream):
             return self._visit(visit, query.end, query.page_token)
         self._query, end = None, crawl.windows.end()
         if visit.position.nanos < end:
-            return self._visit(visit, end, None)
+            # Inside an instant (ACME starts queries at an instant, not an id): a query of that instant alone,
+            # re-read up to the cursor in pages as large as ACME gives, so that a run passes a large tie.
+            return self._visit(visit, visit.position.nanos + 1 if visit.position.id else end, None)
         self.caught_up = True
         self._checkpoint(visit)  # a stale cursor moved to the 18 h line
         self._end_visit(visit, None)
@@ -163,68 +139,56 @@ class AcmeLogStream(LogStream):
             except InvalidCursor as e:
                 self._crawl.warn('Stream `%s`: %s; starting over as on a first run', self.stream_id, e)
         self._saved = position
-        if position is None:
-            position = Position.before(self._crawl.windows.first_start(now))
+        position = position or Position.before(self._crawl.windows.first_start(now))
         if position.nanos < stale_line(now):
             if position.nanos < seconds_to_nanos(now - INTAKE_MAX_AGE):
+                behind = (now - position.nanos / 1e9) / 3600
                 self._crawl.warn(
-                    'Stream `%s` is %.1f hours behind; logs older than 18 hours are not accepted by Datadog and '
-                    'are skipped',
-                    self.stream_id,
-                    (now - position.nanos / 1e9) / 3600,
+                    'Stream `%s` is %.1f hours behind; older than 18 h, logs are skipped', self.stream_id, behind
                 )
             position = Position.before(stale_line(now))
         return position
 
     def _visit(self, visit: Visit, end: int, page_token: str | None) -> Iterator[LogRecord]:
         crawl = self._crawl
-        client, windows, run_time, clock = crawl.client, crawl.windows, crawl.run_time, crawl.clock
-        rereading = self._start_rereading(visit, page_token)
         failure: BaseException | None = None
+        instant = end == visit.position.nanos + 1  # a query of the cursor's instant alone
         try:
             while True:
                 new_query = page_token is None
                 try:
-                    pages = client.log_pages(
+                    pages = crawl.client.log_pages(
                         self.stream_id,
                         start=visit.position.nanos,
                         end=end,
-                        limit=crawl.page_size,
+                        limit=MAX_PAGE_SIZE if instant else crawl.page_size,
                         page_token=page_token,
+                        attempts=1 if self.failures else MAX_ATTEMPTS,  # a failing stream retries by its backoff
                     )
-                    for page in pages:
-                        if new_query and page.acme_time is not None:
-                            # ACME's clock has the last word: what its answer says is final, even if the estimate
-                            # of its clock was off when the query was planned (before ACME answered, after a step).
-                            end = min(end, windows.final_before(page.acme_time))
+                    for logs, next_token, acme_time in pages:
+                        if new_query and acme_time is not None:  # ACME's clock has the last word on what is final
+                            end = min(end, crawl.windows.final_before(acme_time))
                         new_query, visit.pages = False, visit.pages + 1
-                        yield from self._read_page(page.logs, last=not page.next_token, end=end, visit=visit)
-                        if rereading and visit.position > rereading:
-                            run_time.resume()
-                            rereading = None
+                        yield from self._read_page(logs, last=not next_token, end=end, visit=visit)
                         self._checkpoint(visit)
-                        if visit.out_of_bytes:  # stopped within the page: the query starts again from the cursor
+                        if visit.held:  # stopped within the page: the query starts again from the cursor
                             self._query = None
-                            raise OutOfBytes('the bytes this run may hand to the Agent are spent')
+                            raise RunOver(
+                                'the Agent\'s file of this check\'s logs cannot take more before the intake ships it'
+                            )
                         if visit.reached_end:
-                            self._query, self.caught_up = None, True
+                            self._query, self.caught_up = None, not instant
                             return
-                        # Kept until a later page replaces it: the next visit, this run's or a later run's (even
-                        # if this run ends before its next request), continues the query instead of re-reading.
-                        assert page.next_token is not None  # not the last page
-                        self._query = OpenQuery(page.next_token, end, visit.position, clock.time())
-                        if not rereading and crawl.others_waiting():
+                        # Kept, even if this run ends now: the next visit continues the query, not re-reading.
+                        assert next_token is not None  # not the last page
+                        self._query = OpenQuery(next_token, end, visit.position, crawl.clock.time())
+                        if crawl.others_waiting():
                             return
                     return
                 except PageTokenExpired:
-                    # Start the query again from the last log this visit went past: logs at or before it are
-                    # skipped, so that is free of loss and duplicates.
+                    # Again from the last log this visit went past: logs at or before it are skipped.
                     crawl.log.info('Page token of stream `%s` expired; restarting the query', self.stream_id)
                     self._query, page_token = None, None
-                    rereading = rereading or self._start_rereading(visit, None)
-        except StartInTheFuture as e:
-            crawl.log.debug('Nothing to read yet, %s', e.describe())
-            self.caught_up = True
         except (*INSTANCE_FAILURES, RunOver):
             raise  # the whole instance's, or the run's: not this stream's
         except StreamUnavailable as e:
@@ -235,27 +199,19 @@ class AcmeLogStream(LogStream):
             if not isinstance(e, AcmeApiError):
                 crawl.log.exception('Unexpected error crawling stream `%s`', self.stream_id)
         finally:
-            if rereading:
-                run_time.resume()
             self._end_visit(visit, failure)
-
-    def _start_rereading(self, visit: Visit, page_token: str | None) -> Position | None:
-        """A new query from inside an instant re-reads it up to the cursor, for free (RunTime): until what position."""
-        if page_token is None and visit.position.id:
-            self._crawl.run_time.pause()
-            return visit.position
-        return None
 
     def _read_page(self, logs: list[Any], *, last: bool, end: int, visit: Visit) -> Iterator[LogRecord]:
         """Yield a record per new log of `logs`, past `visit.position` and before `end`; move `visit.position`.
 
         The crawler's hot loop, hence locals and plain comparisons rather than helpers per log. One record is held
-        back so that the last one carries the cursor of the whole page, past the logs skipped after it, and past the
+        back, so that the last one carries the cursor of the whole page: past the logs skipped after it, and past the
         window's end on the `last` page.
         """
         last_nanos, last_id = visit.position
         held: LogRecord | None = None
-        stale, submitted = 0, 0
+        stale, submitted, every = 0, 0, self._crawl.page_size
+        delivered = self.delivered
         log_file, shape, new_record = self._crawl.log_file, self._shape, LogRecord.__new__
         line_limit, stale_before = log_file.line_limit, stale_line(self._crawl.clock.time())
         # Lines that fit in `room` go without a call each; what they took is counted once, however the page ends.
@@ -270,14 +226,16 @@ class AcmeLogStream(LogStream):
                 except Exception as e:  # anything ACME sends, any shape: skipped, rather than stopping the stream
                     visit.skip(MALFORMED, raw, e)
                     continue
+                if not log_id.isascii():
+                    log_id = order_id(log_id)
                 if nanos <= last_nanos and (nanos < last_nanos or log_id <= last_id):
                     continue  # already handled: a restarted query, or the tie at the cursor
                 if nanos >= end:
                     visit.reached_end = True
                     break
-                if nanos < stale_before:
+                if nanos < stale_before or (delivered is not None and log_id in delivered.ids):
                     last_nanos, last_id = nanos, log_id
-                    stale += 1
+                    stale += nanos < stale_before  # the others Datadog holds already (recovery.py)
                     continue
                 try:
                     data = shape(raw, nanos)  # raises for a log without a string `message`
@@ -288,34 +246,31 @@ class AcmeLogStream(LogStream):
                     if len(line) >= line_limit:
                         line = fit_line(data, line, line_limit)
                         visit.truncated += 1
-                except UnencodableLog as e:
-                    last_nanos, last_id = nanos, log_id
-                    visit.skip(UNENCODABLE, raw, e)
-                    continue
                 except Exception as e:
                     last_nanos, last_id = nanos, log_id
-                    visit.skip(MALFORMED, raw, e)
+                    visit.skip(UNENCODABLE if isinstance(e, UnencodableLog) else MALFORMED, raw, e)
                     continue
                 room -= len(line) + 1  # the Agent adds a newline
                 if room < 0:
                     room += len(line) + 1
                     log_file.take(allowed - room)
                     verdict = log_file.admit(len(line) + 1)
-                    if verdict == STOP:  # before this log: the cursor must not pass it
-                        room = allowed = 0
-                        visit.out_of_bytes = True
+                    room = allowed = log_file.room()
+                    if verdict == HOLD:  # before this log: the cursor must not pass it
+                        visit.held = True
                         visit.truncated -= 'truncated' in data.get(CRAWLER_FIELDS, ())  # the next run counts it
                         break
-                    room = allowed = log_file.room()
                     if verdict == TOO_LARGE:
                         last_nanos, last_id = nanos, log_id
-                        visit.skip(TOO_LARGE_FOR_AGENT, raw)
+                        visit.skip(TOO_LARGE_FOR_AGENT, raw, 'longer than the Agent\'s integration log file may be')
                         continue
-                last_nanos, last_id = nanos, log_id
                 data['timestamp'] = (data['timestamp'] + 0.5) / 1000  # log_format.to_send_log_timestamp, inlined
                 if held is not None:
-                    yield held
                     submitted += 1
+                    if submitted % every == 0:  # a cursor every `page_size` logs, however large ACME's page
+                        held.cursor = Position(last_nanos, last_id).to_cursor(self.created_ns)  # type: ignore[misc]
+                    yield held
+                last_nanos, last_id = nanos, log_id
                 # LogRecord(data, cursor=None), without its Python-level __init__: a tenth of a microsecond a log.
                 held = new_record(LogRecord)
                 held.data, held.cursor = data, None  # type: ignore[misc]  # LogRecord's slots, which mypy misses
@@ -326,22 +281,23 @@ class AcmeLogStream(LogStream):
         if stale:
             visit.skipped.setdefault(STALE, Skipped()).count += stale
         visit.position = Position(last_nanos, last_id)
-        if (last or visit.reached_end) and not visit.out_of_bytes:
+        if (last or visit.reached_end) and not visit.held:
             # Everything before `end` is final, read and done: quiet streams move on too.
             visit.reached_end = True
             visit.position = max(visit.position, Position.before(end))
+        if delivered is not None and visit.position >= delivered.until:
+            self.delivered = None
         if held is not None:
-            held.cursor = visit.position.to_cursor()  # type: ignore[misc]  # a LogRecord slot mypy misses
+            held.cursor = visit.position.to_cursor(self.created_ns)  # type: ignore[misc]  # a LogRecord slot
             visit.carried = visit.position
             yield held
             visit.submitted += 1
 
     def _checkpoint(self, visit: Visit) -> None:
         """Store the position if no record carried it there (the base package stores the cursors records carry)."""
-        position = visit.position
-        if position != self._saved and position != visit.carried:
-            self._save_cursor(position.to_cursor())
-        self._saved = position
+        if visit.position != self._saved and visit.position != visit.carried:
+            self.pin(visit.position)
+        self._saved = visit.position
 
     def _end_visit(self, visit: Visit, failure: BaseException | None) -> None:
         crawl, now = self._crawl, self._crawl.clock.time()
@@ -351,9 +307,9 @@ class AcmeLogStream(LogStream):
             self.failures, self.problem = 0, None
         elif failure is not None:
             self.failures += 1
-            delay = min(RETRY_CAP, RETRY_FIRST * 2 ** (self.failures - 1))
-            retry_after = getattr(failure, 'retry_after', None)
-            self.retry_at = now + max(delay, min(retry_after or 0.0, RETRY_CAP))
+            delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(self.failures - 1, 5))
+            retry_after = min(getattr(failure, 'retry_after', None) or 0.0, RETRY_CAP)
+            self.retry_at = now + max(delay, retry_after)
             self.problem = (
                 failure.describe()
                 if isinstance(failure, AcmeApiError)
@@ -375,5 +331,5 @@ class AcmeLogStream(LogStream):
                     reason.replace('_', ' '),
                     self.stream_id,
                     ', '.join(skipped.ids),
-                    skipped.first_problem or 'longer than the Agent\'s integration log file may be',
+                    skipped.problem,
                 )

@@ -93,8 +93,12 @@ class StreamFailure:
     deadline: float = -math.inf
 
     def __post_init__(self) -> None:
-        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 500 <= self.status <= 599:
-            raise ValueError(f'status must be a 5xx integer, got {self.status!r}')
+        if (
+            isinstance(self.status, bool)
+            or not isinstance(self.status, int)
+            or not (self.status == 429 or self.status // 100 == 5)
+        ):
+            raise ValueError(f'status must be 429 or a 5xx integer, got {self.status!r}')
         if self.retry_after is not None and (
             isinstance(self.retry_after, bool) or not isinstance(self.retry_after, int) or self.retry_after < 0
         ):
@@ -103,7 +107,9 @@ class StreamFailure:
 
     def describe(self, stream_id: str) -> tuple[str, str]:
         """The error `code` and `message` ACME answers with."""
-        reason, code = _ERRORS.get(self.status, ('Server Error', 'internal_error'))
+        reason, code = {**_ERRORS, 429: ('Too Many Requests', 'rate_limited')}.get(
+            self.status, ('Server Error', 'internal_error')
+        )
         return code, f'{reason}: stream {stream_id!r} is temporarily unavailable'
 
 

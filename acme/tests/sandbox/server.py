@@ -173,7 +173,6 @@ class AcmeSandbox:
         self._token = token
         self._accounts = Accounts(token)
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # Lifecycle
 
@@ -181,23 +180,13 @@ class AcmeSandbox:
         if self._server is not None:
             raise RuntimeError('sandbox already started')
         self._server = _Server((self.host, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={'poll_interval': 0.05}, name='acme-sandbox', daemon=True
-        )
-        self._thread.start()
+        self._server.serve_in_background('acme-sandbox')
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        # Keep-alive connections outlive serve_forever; cut them so a stopped sandbox is silent.
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join()
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
 
     def drop_connections(self) -> None:
         """Close every open connection, as a load balancer does with idle keep-alive connections."""
@@ -394,6 +383,11 @@ class AcmeSandbox:
         with self._lock:
             self._accounts.named_by(token).failing[stream_id] = failure
 
+    def fail_listing(self, *, status: int = 503, retry_after: int | None = None, token: str | None = None) -> None:
+        """The listing's outage, as `fail_stream` is a stream's; `heal_stream('')` ends it."""
+        with self._lock:
+            self._accounts.named_by(token).failing[''] = StreamFailure(status, retry_after)
+
     def heal_stream(self, stream_id: str, *, token: str | None = None) -> None:
         """Undo `fail_stream`: the stream's logs are served again (a no-op if it was not failing)."""
         with self._lock:
@@ -572,6 +566,7 @@ class AcmeSandbox:
         raise ApiError(404, 'not_found', f'no such path: {path}')
 
     def _list_streams(self, account: Account, params: _Params, exchange: _Exchange) -> bytes:
+        self._check_outage(account, '', exchange)
         raw_token = params.get('page_token')
         if raw_token is not None:
             state = self._read_page_token(raw_token, 'streams', exchange)
@@ -827,16 +822,33 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
+class LocalServer(ThreadingHTTPServer):
+    """An HTTP server for tests on a local port, which can cut its keep-alive connections (a stopped server is silent).
+    The fake Datadog API (tests/fake_datadog.py) is one too."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sandbox: AcmeSandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        self._thread: threading.Thread | None = None
+        super().__init__(address, handler)
+
+    def serve_in_background(self, name: str) -> LocalServer:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={'poll_interval': 0.05}, name=name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.close_connections()  # keep-alive connections outlive serve_forever: cut, so that the server is silent
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can stall for seconds without DNS.
@@ -851,7 +863,6 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.sandbox._stats.connection()
         with self._open_lock:
             self._open.add(request)
         super().process_request(request, client_address)
@@ -869,3 +880,13 @@ class _Server(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+class _Server(LocalServer):
+    def __init__(self, address: tuple[str, int], sandbox: AcmeSandbox) -> None:
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.sandbox._stats.connection()
+        super().process_request(request, client_address)

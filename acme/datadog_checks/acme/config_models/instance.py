@@ -64,6 +64,9 @@ class InstanceConfig(BaseModel):
     aws_region: Optional[str] = None
     aws_service: Optional[str] = None
     connect_timeout: Optional[float] = None
+    datadog_api_key: Optional[str] = None
+    datadog_api_url: Optional[str] = None
+    datadog_app_key: Optional[str] = None
     disable_generic_tags: Optional[bool] = None
     empty_default_hostname: Optional[bool] = None
     enable_legacy_tags_normalization: Optional[bool] = None
@@ -79,7 +82,6 @@ class InstanceConfig(BaseModel):
     kerberos_keytab: Optional[str] = None
     kerberos_principal: Optional[str] = None
     log_requests: Optional[bool] = None
-    max_bytes_per_run: Optional[int] = Field(None, ge=1)
     max_run_time: Optional[float] = None
     metric_patterns: Optional[MetricPatterns] = None
     min_collection_interval: Optional[float] = None

@@ -7,12 +7,22 @@ Messages never repeat a value that could be the API token.
 """
 
 import re
+import sys
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-from datadog_checks.acme.compat import provide_validation_security
+from datadog_checks.base.utils.models import validation
 
-# The generated models call `validation.security` for options such as `tls_ca_cert`; bases < 37.33.0 lack it.
-provide_validation_security()
+if not hasattr(validation, 'security'):  # datadog-checks-base < 37.33.0
+    # The generated models call `validation.security` for options such as `tls_ca_cert`. Those bases restrict no option
+    # to trusted config providers, so this integration's models alone get a `validation` whose `security` allows every
+    # value; the base package, which every check in the Agent's interpreter shares, is left as it is. This module is
+    # imported by the generated instance.py, once it has bound `validation`.
+    sys.modules[__name__.rpartition('.')[0] + '.instance'].validation = SimpleNamespace(  # type: ignore[attr-defined]
+        core=validation.core,
+        utils=validation.utils,
+        security=SimpleNamespace(check_field_trusted_provider=lambda field_name, value, security_config: None),
+    )
 
 STREAM_ID = re.compile(r'[a-z0-9][a-z0-9_-]{0,62}\Z')
 
@@ -24,6 +34,10 @@ def instance_url(value, *, field, **kwargs):
     if parts.query or parts.fragment:
         raise ValueError('must be a base URL without query or fragment')
     return value
+
+
+def instance_datadog_api_url(value, *, field, **kwargs):
+    return instance_url(value, field=field)
 
 
 def instance_api_token(value, *, field, **kwargs):
