@@ -12,6 +12,8 @@ from datadog_checks.base import AgentCheck
 from .conftest import HOUR, START, TOKEN, assert_exactly_once, expected_keys, feed
 from .sandbox import Faults
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def captured_logs(caplog):

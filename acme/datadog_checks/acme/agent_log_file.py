@@ -1,18 +1,14 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""What a run may hand the Agent's file of this check's logs, so that no line is lost before it reaches Datadog.
+"""What a run may hand the Agent's file of this check's logs, so that no line is lost before Datadog has it.
 
-The Agent appends each `send_log` line to `<logs_config.run_path>/integrations/<check id, ':' -> '_'>.log`; before a
-line that would take the file past `logs_config.integrations_logs_files_max_size` it re-creates the file, read or not
-(DataDog/datadog-agent, pkg/logs/launchers/integration/launcher.go). The tailer stops reading while the intake cannot
-be reached, and notices a re-created file at its next scan only. The auditor writes `<run_path>/registry.json` every
-second: per `file:<path>`, the offset up to which the intake accepted the lines (pkg/logs/auditor). So a line goes
-only if it does not make the Agent re-create the file, or nothing in the file is unacknowledged (all of it is when
-the registry cannot be read, or its offset is past the file's end: re-created, not rescanned yet); and after a
-re-creation the file stays below the old offset until the rescan, or the tailer would take new lines for read ones.
-Without the registry (no `run_path`, or no file of this check there), the earlier rule: a run hands over a quarter of
-the cap, and only its first line may make the Agent re-create the file, 5 s after the check last wrote.
+The Agent appends `send_log` lines to `<logs_config.run_path>/integrations/<check id>.log`, re-creates it (read or not)
+before a line that would pass `integrations_logs_files_max_size`, stops tailing it while the intake is unreachable,
+and writes the offset the intake accepted to `<run_path>/registry.json` every second (pkg/logs/launchers/integration,
+pkg/logs/auditor). So a line that makes the Agent re-create the file waits until the intake accepted all of it (all is
+unaccepted if the registry is unreadable), and a re-created file stays below the old offset until the tailer rescans.
+Without the registry, the rule of earlier versions: a quarter of the cap a run, re-created 5 s after the last write.
 """
 
 from __future__ import annotations
@@ -28,14 +24,12 @@ if TYPE_CHECKING:
     from .timing import Clock
 
 MB = 1024 * 1024
-# When the Agent's settings cannot be read: the file cap of Agents before 7.7x (100 MB later), the total all
-# integrations share, the tailer's scan period, and the Agent's line size (the intake takes at most 1 MB).
-DEFAULT_FILE_MAX_SIZE_MB, DEFAULT_TOTAL_USAGE_MB, DEFAULT_SCAN_PERIOD = 10.0, 100.0, 10.0
-DEFAULT_MAX_MESSAGE_SIZE, INTAKE_MAX_BYTES = 256_000, 1_000_000
-DEFAULT_INTERVAL = 15.0  # the Agent's schedule when `min_collection_interval` is not a positive number
-SHARE_OF_TOTAL = 0.5  # of `integrations_logs_total_usage`, past which the Agent deletes the least recent file
-SHARE_OF_CAP, SETTLED_AFTER = 0.25, 5.0  # the rule without a registry
-ADMIT, HOLD, TOO_LARGE = range(3)
+# The Agent's defaults: the file cap (100 MB on 7.7x and up), the total all integrations share (half counts for one:
+# past it the Agent deletes the least recent file), the tailer's scan period, the line size (1 MB at the intake), the
+# interval when `min_collection_interval` is not positive; then the rule without a registry.
+DEFAULT_FILE_MAX_SIZE_MB, DEFAULT_TOTAL_USAGE_MB, SHARE_OF_TOTAL, DEFAULT_SCAN_PERIOD = 10.0, 100.0, 0.5, 10.0
+DEFAULT_MAX_MESSAGE_SIZE, INTAKE_MAX_BYTES, DEFAULT_INTERVAL = 256_000, 1_000_000, 15.0
+SHARE_OF_CAP, SETTLED_AFTER = 0.25, 5.0
 
 
 class AgentLogFile:
@@ -48,7 +42,7 @@ class AgentLogFile:
         total = _positive(get_config('logs_config.integrations_logs_total_usage'), DEFAULT_TOTAL_USAGE_MB)
         self.cap = int(min(file_max, total * SHARE_OF_TOTAL) * MB)
         max_message = _positive(get_config('logs_config.max_message_size_bytes'), DEFAULT_MAX_MESSAGE_SIZE)
-        self.line_limit = int(min(max_message, INTAKE_MAX_BYTES))  # bytes, the newline included
+        self.line_limit = int(min(max_message, INTAKE_MAX_BYTES, self.cap))  # bytes, the newline included
         scan_period = _positive(get_config('logs_config.file_scan_period'), DEFAULT_SCAN_PERIOD)
         interval = interval if interval and interval > 0 else DEFAULT_INTERVAL
         self.budget = int(self.cap * SHARE_OF_CAP * min(1.0, interval / scan_period))  # without a registry
@@ -60,8 +54,8 @@ class AgentLogFile:
         self.size, self.sent = 0, 0  # the file's, and what this run handed over (bytes)
         self.acked: int | None = None  # the registry's offset for the file
         self.held = False
-        self._last_write = float('-inf')
-        self._said = False
+        self.limit = 0  # how large the file may grow as it is (see _limit)
+        self._last_write, self._said = float('-inf'), False  # said: that the file is not where it should be
 
     def begin_run(self) -> None:
         self.sent, self.held = 0, False
@@ -72,13 +66,10 @@ class AgentLogFile:
             self.registry = False
             if not self._said:
                 self._said = True
-                self._log.info(
-                    'The Agent\'s file of this check\'s logs is not at %s: without its registry, a run hands over at '
-                    'most %d bytes',
-                    path or '<logs_config.run_path>/integrations/',
-                    self.budget,
-                )
+                message = 'The Agent\'s file of this check\'s logs is not at %s: a run hands over %d bytes'
+                self._log.info(message, path, self.budget)
         self.acked = self._read_registry()
+        self.limit = self._limit()
 
     def unshipped(self) -> int | None:
         """Bytes of the file the intake has not accepted, if the registry tells."""
@@ -86,35 +77,29 @@ class AgentLogFile:
             return None
         return self.size - self.acked if self.acked is not None and self.acked <= self.size else self.size
 
-    def room(self) -> int:
-        """Bytes that may go without asking `admit` line by line (`take` them)."""
-        limit = self.cap
-        if not self.registry:
-            limit = min(limit, self.size - self.sent + self.budget)
-        elif self.acked is not None and self.acked > self.size:  # re-created, not rescanned: stay below the offset
-            limit = min(limit, self.acked - 1)
-        return max(0, limit - self.size)
-
-    def take(self, size: int) -> None:
-        """Count `size` bytes that went within `room()`."""
+    def admit(self, size: int) -> bool:
+        """Whether a line of `size` bytes (newline included, at most `line_limit`) may go now, counted if so; if not,
+        the run ends, the cursor before it. Once per log: the common case first."""
+        if self.size + size > self.limit:
+            if self.size + size > self.cap:  # the Agent would re-create the file first
+                if not self._all_shipped():
+                    self.held = True
+                    return False
+                self.size = 0
+            elif self.registry or self.sent:  # past what may go: a stale offset, a run's share (a first line goes)
+                self.held = True
+                return False
         self.size += size
         self.sent += size
+        self.limit = self._limit()
+        return True
 
-    def admit(self, size: int) -> int:
-        """Whether a line of `size` bytes (newline included) may go now: ADMIT, HOLD (end the run, the cursor before
-        it) or TOO_LARGE (larger than the file may be)."""
-        if size > self.cap:
-            return TOO_LARGE
-        if self.size + size > self.cap:  # the Agent would re-create the file first
-            if not self._all_shipped():
-                self.held = True
-                return HOLD
-            self.size = 0
-        elif size > self.room() and (self.registry or self.sent):  # without a registry, a run's first line goes
-            self.held = True
-            return HOLD
-        self.take(size)
-        return ADMIT
+    def _limit(self) -> int:
+        """How large the file may grow without asking more: below a re-created file's old offset until the tailer
+        rescans, and without a registry, by a run's share."""
+        if not self.registry:
+            return min(self.cap, self.size - self.sent + self.budget)
+        return min(self.cap, self.acked - 1) if self.acked is not None and self.acked > self.size else self.cap
 
     def end_run(self) -> None:
         if self.sent:

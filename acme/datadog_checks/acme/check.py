@@ -12,6 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from datadog_checks.base import AgentCheck
@@ -26,7 +27,7 @@ from .cursors import CURSOR_PREFIX, CursorCache, InvalidCursor, Position, cursor
 from .directory import StreamDirectory
 from .recovery import Recovery
 from .stream import LISTING, STREAM_TAG, AcmeLogStream, Visit
-from .timing import AcmeClock, Clock, RunOver, RunTime, Windows, format_rfc3339
+from .timing import AcmeClock, Clock, RunOver, format_rfc3339
 
 if TYPE_CHECKING:
     from logging import LoggerAdapter
@@ -37,6 +38,24 @@ CLOCK_SKEW_WARNING = 60.0
 HELD_WARNING = 5 * 60  # seconds of logs held back for the Agent before a warning
 PROC_CMDLINE = '/proc/self/cmdline'  # the check's own process's command line (Linux)
 AGENT_BINARIES = ('agent', 'datadog-agent', 'agent.exe')
+CREATED_AGAIN = (
+    'Stream `%s` was created at %s, not at %s as when its cursor was stored at this `url`: it was deleted and created '
+    'again, or belongs to another ACME account; it is crawled as a new stream'
+)
+NO_CURSOR = (
+    'Stream `%s` starts without a cursor, %d s back (`initial_lookback`): if another Agent crawled it before (a '
+    'replaced pod, a moved cluster check), logs are sent twice or missed. Set `datadog_app_key` (an application key '
+    'with `logs_read_data`) to resume where the logs Datadog holds end'
+)
+HELD = (
+    'For %.0f minutes the Agent has not shipped the %d bytes of this check\'s log file, so the check holds logs back '
+    '(more would make the Agent re-create the file and lose them). The Agent likely cannot reach Datadog\'s logs '
+    'intake: see `agent status`, Logs Agent section'
+)
+ONE_SHOT = (
+    'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream cursors were left as '
+    'they are; the running Agent collects these logs'
+)
 
 
 @dataclass
@@ -44,17 +63,24 @@ class Crawl:
     """What the parts of a check instance share, built by its first run once the configuration is valid."""
 
     clock: Clock
-    acme_clock: AcmeClock
-    run_time: RunTime
-    windows: Windows
+    acme_clock: AcmeClock  # and the windows of logs to read
     log_file: AgentLogFile
     metrics: CrawlMetrics
     log: LoggerAdapter
     warn: Callable[..., None]
+    scrub: Callable[[str], str]  # of every form of the secrets (the base does not scrub warnings)
     page_size: int
     service: str | None
     client: AcmeClient = field(init=False)
     others_waiting: Callable[[], bool] = lambda: False  # set by the scheduler (directory.py)
+    deadline: float = 0.0  # of the run, by `max_run_time`, for all it does and waits for (monotonic clock)
+
+    def time_left(self, *, spent: str = '') -> float:
+        """The run's time left; with `spent`, RunOver if there is none, saying so."""
+        left = self.deadline - self.clock.monotonic()
+        if spent and left <= 0:
+            raise RunOver(f'{spent}: `max_run_time` reached')
+        return left
 
 
 class CrawlMetrics:
@@ -67,7 +93,6 @@ class CrawlMetrics:
         return [f'{STREAM_TAG}:{stream or LISTING}', *extra, *(self._check.config.tags or ())]
 
     def visited(self, stream: str, visit: Visit, *, sent_bytes: int, now: float) -> None:
-        """What one visit of a stream did, and how far behind now it left the stream."""
         tags = self._tags(stream)
         self._check.count('logs.submitted', visit.submitted, tags=tags)
         self._check.count('logs.bytes_submitted', sent_bytes, tags=tags)
@@ -81,14 +106,13 @@ class CrawlMetrics:
         self._check.count('api.requests', 1, tags=self._tags(stream, f'status_class:{status_class}'))
 
     def rate_limit_wait(self, stream: str | None, seconds: float) -> None:
-        self._check.count('api.rate_limit.waits', 1, tags=self._tags(stream))
-        self._check.count('api.rate_limit.wait_time', seconds, tags=self._tags(stream))
+        self._check.count('api.rate_limit.waits', 1, tags=(tags := self._tags(stream)))
+        self._check.count('api.rate_limit.wait_time', seconds, tags=tags)
 
     def recovered(self, stream: str, outcome: str) -> None:
         self._check.count('recovery.streams', 1, tags=self._tags(stream, f'outcome:{outcome}'))
 
     def instance(self, *, unshipped: int | None, held: bool, skew: float | None) -> None:
-        """What a run saw of the Agent's file of this check's logs, and of ACME's clock."""
         tags = list(self._check.config.tags or ())
         if unshipped is not None:
             self._check.gauge('agent.unshipped_bytes', unshipped, tags=tags)
@@ -124,19 +148,18 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
                 self.register_secret(form)  # the base scrubs them from its logs, service checks and run errors
         self.one_shot = in_agent_check_command()
         self.cursors.durable = not self.one_shot
-        acme_clock = AcmeClock(clock=self.clock)
         # Every optional option has a default (config_models/defaults.py), hence the `type: ignore`s.
+        delay, lookback = config.ingestion_delay, config.initial_lookback
         self.crawl = crawl = Crawl(
             clock=self.clock,
-            acme_clock=acme_clock,
-            run_time=RunTime(clock=self.clock),
-            windows=Windows(acme_clock, ingestion_delay=config.ingestion_delay, lookback=config.initial_lookback),  # type: ignore[arg-type]
+            acme_clock=AcmeClock(clock=self.clock, ingestion_delay=delay, lookback=lookback),  # type: ignore[arg-type]
             log_file=AgentLogFile(
                 datadog_agent.get_config, self.check_id, config.min_collection_interval, self.clock, self.log
             ),
             metrics=CrawlMetrics(self),
             log=self.log,
             warn=self.warning,
+            scrub=self.sanitize,
             page_size=config.page_size,  # type: ignore[arg-type]
             service=config.service,
         )
@@ -154,18 +177,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self.directory = StreamDirectory(crawl, configured=configured, adopt=self._adopt, recovery=self.recovery)
 
     def get_log_streams(self) -> Iterator[AcmeLogStream]:
-        """The scheduler: the least recently visited stream first (never read ones before all), a stream with a
-        backlog again after the others, streams in backoff left out; the listing read when due (directory.py)."""
+        """The scheduler, directory.py: the least recently visited stream first, the listing read when due."""
         return self.directory.visits()
 
     def check(self, _) -> None:
         if not self.logs_enabled:
-            self.warning(
-                'Log collection is disabled in the Agent (`logs_enabled: false` in datadog.yaml): '
-                'ACME logs are not fetched and the cursors do not move'
-            )
+            self.warning('Log collection is off in the Agent (`logs_enabled: false`): ACME logs are not fetched')
             return
-        self.crawl.run_time.begin(self.config.max_run_time)  # type: ignore[arg-type]
+        self.crawl.deadline = self.clock.monotonic() + self.config.max_run_time  # type: ignore[operator]
         self.crawl.log_file.begin_run()
         try:
             super().check(_)  # the base package's loop, as it is
@@ -181,13 +200,9 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             return
         finally:
             self._report_run()
-        failing = self.directory.failing()
-        if failing:
-            problems = '; '.join(stream.problem or '' for stream in failing)
-            total = len(self.directory.streams)
-            self._report_connection(AgentCheck.WARNING, f'{len(failing)} of {total} streams failing: {problems}')
-        else:
-            self._report_connection(AgentCheck.OK)
+        failing = [stream.problem or '' for stream in self.directory.streams.values() if stream.failures]
+        message = f'{len(failing)} of {len(self.directory.streams)} streams failing: {"; ".join(failing)}'
+        self._report_connection(AgentCheck.WARNING if failing else AgentCheck.OK, message if failing else None)
 
     def persistent_cache_id(self) -> str:
         """The cursors belong to the ACME endpoint, not to the token or the rest of the configuration."""
@@ -217,8 +232,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         return f'{":".join(self.check_id.split(":")[:-1])}:{self.persistent_cache_id()}_'
 
     def _adopt(self, info: StreamInfo) -> AcmeLogStream:
-        """A stream of the listing with its cursor; without one, its start is pinned now, before any of its logs is
-        read, or once cursor recovery found where the logs Datadog holds end (recovery.py)."""
+        """A stream of the listing, with its cursor; or its start pinned now, or once recovered (recovery.py)."""
         stored = self.get_log_cursor(info.id)
         name, created_ns = cursor_name(info.id, info.created_ns, stored)
         tag = cursor_tag(self.persistent_cache_id(), name)
@@ -234,25 +248,14 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         elif CURSOR_PREFIX + name in self.cursors.damaged:
             self.warning('Stream `%s`: the stored cursor is damaged; starting over as on a first run', info.id)
         elif name != info.id:
-            self.warning(
-                'Stream `%s` was created at %s, not at %s as when its cursor was stored at this `url`: it was deleted '
-                'and created again, or belongs to another ACME account; it is crawled as a new stream',
-                info.id,
-                format_rfc3339(created_ns),  # type: ignore[arg-type]
-                stored.get('created_at'),
-            )
-        stream.start = Position.before(self.crawl.windows.first_start(self.clock.time()))
+            before = stored.get('created_at')
+            self.warning(CREATED_AGAIN, info.id, format_rfc3339(created_ns), before)  # type: ignore[arg-type]
+        stream.start = Position.before(self.crawl.acme_clock.first_start(self.clock.time()))
         if self.recovery is not None:
             stream.recovering = True
             return stream
         if not self.one_shot:
-            self.warning(
-                'Stream `%s` starts without a cursor, %d s back (`initial_lookback`): if another Agent crawled it '
-                'before (a replaced pod, a moved cluster check), logs are sent twice or missed. Set `datadog_app_key` '
-                '(an application key with `logs_read_data`) to resume where the logs Datadog holds end',
-                info.id,
-                self.config.initial_lookback,
-            )
+            self.warning(NO_CURSOR, info.id, self.config.initial_lookback)
         stream.pin(stream.start)
         return stream
 
@@ -263,39 +266,23 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         self.crawl.metrics.instance(unshipped=log_file.unshipped(), held=held, skew=skew)
         self._held_since = (self._held_since or now) if held else None
         if self._held_since is not None and now - self._held_since >= HELD_WARNING:
-            self.warning(
-                'For %.0f minutes the Agent has not shipped the %d bytes of this check\'s log file, so the check '
-                'holds logs back (more would make the Agent re-create the file and lose them). The Agent likely '
-                'cannot reach Datadog\'s logs intake: see `agent status`, Logs Agent section',
-                (now - self._held_since) / 60,
-                log_file.unshipped() or 0,
-            )
+            self.warning(HELD, (now - self._held_since) / 60, log_file.unshipped() or 0)
         if skew is not None and abs(skew) > CLOCK_SKEW_WARNING:
             ahead = 'ahead of' if skew > 0 else 'behind'
-            self.warning(
-                'ACME\'s clock is %.0f s %s the Agent\'s: the check follows it, but check NTP', abs(skew), ahead
-            )
+            self.warning('ACME\'s clock is %.0f s %s the Agent\'s: check NTP', abs(skew), ahead)
         if self.one_shot:
-            self.warning(
-                'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream '
-                'cursors were left as they are; the running Agent collects these logs'
-            )
+            self.warning(ONE_SHOT)
 
     def _report_connection(self, status: int, message: str | None = None) -> None:
         self.service_check(self.SERVICE_CHECK_CONNECT, status, tags=self.config.tags or [], message=message)
 
 
 def in_agent_check_command() -> bool:
-    """Whether the check runs in `datadog-agent check` (or `ddev env agent ... check`): a one-shot process without a
-    logs component, so what it submits is dropped, while it shares the running Agent's persistent cache.
-
-    Told by the command line of the process, the Agent's own (`agent check <name>`); where it cannot be read (not
-    Linux, not the Agent's binary), by `DD_CMD_PORT=0`, which that command sets before Python starts
-    (pkg/cli/subcommands/check/command.go), and a running Agent rarely has.
-    """
+    """Whether this is `datadog-agent check` (`ddev env agent ... check`): a one-shot process whose logs are dropped,
+    with the running Agent's persistent cache. Told by the process's command line, the Agent's own; else by
+    `DD_CMD_PORT=0`, which that command sets (pkg/cli/subcommands/check/command.go) and a running Agent rarely has."""
     try:
-        with open(PROC_CMDLINE, 'rb') as file:
-            args = [arg.decode(errors='replace') for arg in file.read().split(b'\0') if arg]
+        args = [arg for arg in Path(PROC_CMDLINE).read_bytes().decode(errors='replace').split('\0') if arg]
     except OSError:
         args = []
     if args and os.path.basename(args[0]) in AGENT_BINARIES:

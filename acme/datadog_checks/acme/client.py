@@ -16,7 +16,7 @@ from requests.exceptions import ProxyError, RequestException, SSLError, Timeout
 
 from .compat import json
 from .log_format import decode_page
-from .timing import RunOver, format_rfc3339, parse_rfc3339
+from .timing import RunOver, format_rfc3339, instant_or_none
 
 if TYPE_CHECKING:
     from datadog_checks.base.utils.http import RequestsWrapper
@@ -47,32 +47,25 @@ class AcmeApiError(Exception):
         return f'{where}: {self.reason}' + (f' ({details})' if details else '')
 
 
-class TransientApiError(AcmeApiError):
-    """Worth retrying later: network failures, timeouts, 5xx, bodies that are not ACME's JSON."""
+class TransientApiError(AcmeApiError): ...  # worth retrying later: network failures, timeouts, 5xx, non-JSON bodies
 
 
-class RateLimited(TransientApiError):
-    """ACME kept answering 429: the token, hence every stream, must wait."""
+class RateLimited(TransientApiError): ...  # ACME kept answering 429: the token, hence every stream, must wait
 
 
-class AuthenticationError(AcmeApiError):
-    """The token was rejected (401) or lacks the `logs:read` scope (403 to the listing): no stream can be read."""
+class AuthenticationError(AcmeApiError): ...  # the token rejected (401), or without `logs:read` (403 to the listing)
 
 
-class StreamUnavailable(AcmeApiError):
-    """This stream cannot be read (403 or 404); other streams can."""
+class StreamUnavailable(AcmeApiError): ...  # this stream cannot be read (403, 404); the others can
 
 
-class PageTokenExpired(AcmeApiError):
-    """The page token outlived its 5 minutes; the query must start again."""
+class PageTokenExpired(AcmeApiError): ...  # the page token outlived its 5 minutes: the query must start again
 
 
 INSTANCE_FAILURES = (AuthenticationError, RateLimited)  # they concern every stream: they end the run
 
 
-class StreamInfo(NamedTuple):
-    id: str
-    created_ns: int | None  # the listing's `created_at`, if readable
+StreamInfo = NamedTuple('StreamInfo', [('id', str), ('created_ns', 'int | None')])  # `created_at`, if readable
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -89,11 +82,9 @@ class AcmeClient:
     """One ACME endpoint and token; every request goes through the check's `self.http`."""
 
     def __init__(self, crawl: Crawl, *, http: RequestsWrapper, url: str, api_token: str, rng: random.Random) -> None:
-        self._crawl = crawl
-        self._http = http
+        self._crawl, self._http = crawl, http
         self._base_url = url.rstrip('/')
         self._auth_header = {'Authorization': f'Bearer {api_token}'}  # per request: never on another host's
-        self._secrets = sorted(secret_forms(api_token), key=len, reverse=True)
         self._rng = rng  # jitter, so that many Agents do not retry in step
         self.resume_at = 0.0  # Unix seconds: when ACME lets the token send again (a 429, a spent window)
         self._tokens, self._tokens_at = BURST, crawl.clock.monotonic()  # pacing
@@ -103,7 +94,7 @@ class AcmeClient:
         params: dict[str, Any] = {'page_token': page_token} if page_token else {'limit': limit}
         body = self._get('/api/v1/streams', params, stream=None)[0]
         streams = [
-            StreamInfo(entry['id'], _instant(entry.get('created_at')))
+            StreamInfo(entry['id'], instant_or_none(entry.get('created_at')))
             for entry in body['data']
             if isinstance(entry, dict) and isinstance(entry.get('id'), str)
         ]
@@ -126,16 +117,10 @@ class AcmeClient:
                 return
             params = {'page_token': token}
 
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, '********')
-        return text
-
     def _get(
         self, path: str, params: dict[str, Any], *, stream: str | None, attempts: int = MAX_ATTEMPTS
     ) -> tuple[dict[str, Any], float | None]:
-        """One logical request: paced, and retried with backoff and jitter while failures are transient and the run
-        has time left."""
+        """One request: paced, and retried with backoff and jitter while failures are transient and time is left."""
         crawl, failure = self._crawl, None
         for attempt in range(1, attempts + 1):
             now = crawl.clock.monotonic()
@@ -143,7 +128,7 @@ class AcmeClient:
             held = max(0.0, self.resume_at - crawl.clock.time())
             wait = max(held, (1 - tokens) / RATE)
             if wait > 0:
-                if not crawl.run_time.allows_wait(wait):
+                if wait >= crawl.time_left():
                     if failure:
                         raise failure  # the failure, not the wait it caused, is what the operator needs
                     raise RunOver(f'waiting {wait:.1f} s for ACME\'s rate limits would pass `max_run_time`')
@@ -160,7 +145,7 @@ class AcmeClient:
                 if e.status == 429:
                     continue  # the wait above holds it for its Retry-After
                 backoff = self._rng.uniform(0.5, 1.0) * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-                if not crawl.run_time.allows_wait(backoff):
+                if backoff >= crawl.time_left():
                     raise
                 crawl.log.debug('Retrying in %.2f s after: %s', backoff, e)
                 crawl.clock.sleep(backoff)
@@ -170,13 +155,13 @@ class AcmeClient:
         self, path: str, params: dict[str, Any], *, stream: str | None
     ) -> tuple[dict[str, Any], float | None]:
         crawl = self._crawl
-        crawl.run_time.check()
+        crawl.time_left(spent='no request to ACME')
         sent_at = crawl.clock.time()
         try:
             response = self._http.get(self._base_url + path, params=params, extra_headers=self._auth_header)
         except RequestException as e:
             crawl.metrics.request(stream, None)
-            crawl.log.debug('Request to ACME failed: %s', self.scrub(f'{type(e).__name__}: {e}'))
+            crawl.log.debug('Request to ACME failed: %s', crawl.scrub(f'{type(e).__name__}: {e}'))
             raise TransientApiError(self._unreachable(e), stream=stream) from None
         status, headers, now = response.status_code, response.headers, crawl.clock.time()
         crawl.metrics.request(stream, status)
@@ -184,14 +169,22 @@ class AcmeClient:
         acme_time = (
             crawl.acme_clock.observe(headers.get('Date'), sent_at=sent_at, received_at=now) if status < 500 else None
         )
-        retry_after = _number(headers.get('Retry-After')) if status in (429, 503) else None
+        retry_after = number(headers.get('Retry-After')) if status in (429, 503) else None
         if status == 429:  # a 429's Retry-After holds the token; a 503's only what was asked (the caller's backoff)
             self.resume_at = max(self.resume_at, now + (DEFAULT_RETRY_AFTER if retry_after is None else retry_after))
-        remaining, reset = _number(headers.get('X-RateLimit-Remaining')), _number(headers.get('X-RateLimit-Reset'))
+        remaining, reset = number(headers.get('X-RateLimit-Remaining')), number(headers.get('X-RateLimit-Reset'))
         if remaining is not None and remaining <= 0 and reset is not None:  # a window spent, until it resets
             self.resume_at = max(self.resume_at, min(crawl.acme_clock.to_local(reset), now + MAX_RESET_WAIT))
         if 200 <= status < 300:
-            return _decode_success(response.content, stream=stream, status=status), acme_time
+            try:
+                body = decode_page(response.content)
+            except (ValueError, RecursionError):
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get('data'), list):  # a proxy's HTML, an empty body
+                raise TransientApiError('answer is not ACME JSON with a `data` list', stream=stream, status=status)
+            if not isinstance(body.get('next_page_token'), (str, type(None))):
+                raise TransientApiError('`next_page_token` is neither a string nor null', stream=stream, status=status)
+            return body, acme_time
         failure = self._classify_failure(status, response.content, stream=stream)
         failure.retry_after = retry_after if status == 503 else None
         raise failure
@@ -209,12 +202,16 @@ class AcmeClient:
         elif 'refused' in text:
             why = 'the connection was refused'
         else:
-            why = self.scrub(f'{type(error).__name__}: {text}')[:300]
-        return f'could not reach ACME at `url` {self.scrub(self._base_url)}: {why}; check `url` and the proxy settings'
+            why = self._crawl.scrub(f'{type(error).__name__}: {text}')[:300]
+        url = self._crawl.scrub(self._base_url)
+        return f'could not reach ACME at `url` {url}: {why}; check `url` and the proxy settings'
 
     def _classify_failure(self, status: int, content: bytes, *, stream: str | None) -> AcmeApiError:
-        code, message = _acme_error(content)
-        reason = self.scrub(message) if message else 'no error details in the answer'
+        try:  # ACME's `{"error": {"code", "message"}}`, or nothing when a proxy answered with HTML or an empty body
+            error = json.decode(content)['error']
+            code, reason = str(error.get('code')), self._crawl.scrub(str(error.get('message')))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            code, reason = None, 'no error details in the answer'
         kind: type[AcmeApiError] = AcmeApiError  # a 400: the same request cannot succeed
         if status == 429:
             kind = RateLimited
@@ -233,37 +230,8 @@ class AcmeClient:
         return kind(reason, stream=stream, status=status, code=code)
 
 
-def _number(value: str | None) -> float | None:
+def number(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
-
-
-def _instant(value: Any) -> int | None:
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        return None
-
-
-def _decode_success(content: bytes, *, stream: str | None, status: int) -> dict[str, Any]:
-    try:
-        body = decode_page(content)
-    except (ValueError, RecursionError):
-        body = None
-    if not isinstance(body, dict) or not isinstance(body.get('data'), list):  # a proxy's HTML, an empty body
-        raise TransientApiError('answer is not ACME JSON with a `data` list', stream=stream, status=status)
-    token = body.get('next_page_token')
-    if token is not None and not isinstance(token, str):
-        raise TransientApiError('`next_page_token` is neither a string nor null', stream=stream, status=status)
-    return body
-
-
-def _acme_error(content: bytes) -> tuple[str | None, str | None]:
-    """ACME's `{"error": {"code", "message"}}`, or nothing when a proxy answered with HTML or an empty body."""
-    try:
-        error = json.decode(content)['error']
-        return str(error.get('code')), str(error.get('message'))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None, None

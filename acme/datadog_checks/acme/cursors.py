@@ -1,15 +1,13 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""Cursors: where a stream's crawl stands, whose cursor it is, and how it survives a crash while being written.
+"""Cursors: where a stream's crawl stands, whose cursor it is, and how it survives a crash while it is written.
 
-Whose: ACME gives no account id, and one URL may serve several accounts; but each stream's `created_at` tells two
-accounts' `prod-web` apart, and stays when a token is rotated. A cursor belongs to the endpoint (the persistent-cache
-id) and the stream id, and records the creation instant: `log_cursor_<stream id>` for the first instant seen at this
-URL; another instant (a stream created again, another account's) has its own, `log_cursor_<id>_<its digest>`.
-
-Crash: the Agent writes a cache entry by truncating its file and writing, without rename or fsync. Each cursor is kept
-in two slots written in turn, each with a sequence number and a checksum: a torn write spoils only the one written.
+Whose: one URL may serve several ACME accounts, but each stream's `created_at` tells two accounts' `prod-web` apart and
+stays when a token is rotated. `log_cursor_<stream id>` holds the first creation instant seen at this URL (in the
+cursor); another (a stream created again, another account's) has its own, `log_cursor_<id>_<digest of the instant>`.
+Crash: the Agent writes an entry by truncating its file, without rename or fsync; so two slots, written in turn, each
+with a sequence number and a checksum: a torn write spoils only the one it wrote.
 """
 
 from __future__ import annotations
@@ -18,14 +16,13 @@ import hashlib
 import zlib
 from typing import Any, Callable, NamedTuple
 
-from .timing import format_rfc3339, parse_rfc3339
+from .timing import format_rfc3339, instant_or_none, parse_rfc3339
 
 CURSOR_PREFIX = 'log_cursor_'  # the base package's: `send_log` writes `log_cursor_<stream name>`
 SLOTS = ('_0', '_1')
 
 
-class InvalidCursor(ValueError):
-    """A stored cursor that this version cannot read."""
+class InvalidCursor(ValueError): ...  # a stored cursor this version cannot read
 
 
 def order_id(log_id: str) -> str:
@@ -51,29 +48,17 @@ class Position(NamedTuple):
         return cls(nanos, '')
 
     def to_cursor(self, created_ns: int | None = None) -> dict[str, str]:
-        cursor = {'timestamp': format_rfc3339(self.nanos), 'id': self.id}
-        if created_ns is not None:
-            cursor['created_at'] = format_rfc3339(created_ns)
-        return cursor
+        created = {} if created_ns is None else {'created_at': format_rfc3339(created_ns)}
+        return {'timestamp': format_rfc3339(self.nanos), 'id': self.id, **created}
 
     @classmethod
     def from_cursor(cls, cursor: Any) -> Position:
-        """Read a cursor `to_cursor` wrote; InvalidCursor for anything else."""
         try:
-            timestamp, log_id = cursor['timestamp'], cursor['id']
-            if not isinstance(log_id, str):
-                raise TypeError(f'id is {type(log_id).__name__}')
-            return cls(parse_rfc3339(timestamp), log_id)
+            if not isinstance(cursor['id'], str):
+                raise TypeError(f'id is {type(cursor["id"]).__name__}')
+            return cls(parse_rfc3339(cursor['timestamp']), cursor['id'])
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidCursor(f'unreadable cursor {cursor!r}: {e}') from None
-
-
-def created_of(cursor: Any) -> int | None:
-    """The stream creation instant a cursor records, if any."""
-    try:
-        return parse_rfc3339(cursor['created_at'])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def endpoint_digest(url: str) -> str:
@@ -82,9 +67,8 @@ def endpoint_digest(url: str) -> str:
 
 
 def cursor_name(stream_id: str, listed_ns: int | None, stored: Any) -> tuple[str, int | None]:
-    """The name of a listed stream's cursor, and its creation instant, given the listing's and the cursor stored
-    under the stream id."""
-    stored_ns = created_of(stored)
+    """The name of a listed stream's cursor and its creation instant, from the listing's and the cursor stored."""
+    stored_ns = instant_or_none(stored.get('created_at')) if isinstance(stored, dict) else None
     if listed_ns is None or stored_ns is None or listed_ns == stored_ns:
         return stream_id, stored_ns if listed_ns is None else listed_ns
     # Only `[a-zA-Z0-9_-]` survive in the Agent's cache file names; stream ids are made of those.
@@ -101,12 +85,11 @@ def _digest(*parts: str) -> str:
 
 
 class CursorCache:
-    """The check's persistent-cache entries: two checksummed slots per cursor key, one plain entry per other key;
-    kept in memory too, where alone writes go when not `durable` (a one-shot `agent check`, whose logs are dropped)."""
+    """The check's cursors in the persistent cache, in two checksummed slots each; kept in memory too, where alone
+    writes go when not `durable` (a one-shot `agent check`, whose logs are dropped)."""
 
     def __init__(self, *, read: Callable[[str], str], write: Callable[[str, str], None]) -> None:
-        self._read = read
-        self._write = write
+        self._read, self._write = read, write
         self.durable = True
         self.damaged: set[str] = set()  # cursor keys with something written but no readable slot
         self._values: dict[str, str] = {}
@@ -114,21 +97,17 @@ class CursorCache:
 
     def read(self, key: str) -> str:
         if key not in self._values:
-            self._values[key] = self._read_slots(key) if key.startswith(CURSOR_PREFIX) else self._read(key)
+            self._values[key] = self._read_slots(key)
         return self._values[key]
 
     def write(self, key: str, value: str) -> None:
-        if not key.startswith(CURSOR_PREFIX):
-            if self.durable:
-                self._write(key, value)
-        else:
-            self.read(key)  # learns which slot holds the newest value: the write goes to the other one
-            slot, sequence = self._slots.get(key, (1, -1))
-            slot, sequence = 1 - slot, sequence + 1
-            if self.durable:
-                self._write(key + SLOTS[slot], encode_slot(sequence, value))
-            # Only once the write returned: after a failed one, the next write goes to the same slot again.
-            self._slots[key] = (slot, sequence)
+        self.read(key)  # learns which slot holds the newest value: the write goes to the other one
+        slot, sequence = self._slots.get(key, (1, -1))
+        slot, sequence = 1 - slot, sequence + 1
+        if self.durable:
+            self._write(key + SLOTS[slot], encode_slot(sequence, value))
+        # Only once the write returned: after a failed one, the next write goes to the same slot again.
+        self._slots[key] = (slot, sequence)
         self._values[key] = value
 
     def _read_slots(self, key: str) -> str:

@@ -35,10 +35,7 @@ class StreamDirectory:
         adopt: Callable[[StreamInfo], AcmeLogStream],
         recovery: Recovery | None,
     ) -> None:
-        self._crawl = crawl
-        self._configured = configured
-        self._adopt = adopt
-        self._recovery = recovery
+        self._crawl, self._configured, self._adopt, self._recovery = crawl, configured, adopt, recovery
         crawl.others_waiting = self.others_waiting
         self.streams: dict[str, AcmeLogStream] = {}
         self._listing_at = float('-inf')  # when the listing is due
@@ -58,9 +55,7 @@ class StreamDirectory:
             while waiting := self._waiting():
                 # Never read streams first, then the least recently visited; a failing stream whose backoff ended
                 # takes its turn like the others, so that a backlog elsewhere never keeps it from its retry.
-                self._visiting = min(
-                    waiting, key=lambda stream: (stream.last_visit is not None, stream.last_visit or 0)
-                )
+                self._visiting = min(waiting, key=lambda stream: stream.last_visit)
                 yield self._visiting
                 if self._visiting.caught_up or self._visiting.failures:
                     self._done.add(self._visiting.stream_id)
@@ -72,9 +67,6 @@ class StreamDirectory:
     def others_waiting(self) -> bool:
         """Whether a stream other than the one being visited waits for its turn in this run."""
         return any(stream is not self._visiting for stream in self._waiting())
-
-    def failing(self) -> list[AcmeLogStream]:
-        return [stream for stream in self.streams.values() if stream.failures]
 
     def _waiting(self) -> list[AcmeLogStream]:
         now = self._crawl.clock.time()
@@ -115,8 +107,6 @@ class StreamDirectory:
         self.streams = {stream_id: listed[stream_id] for stream_id in order if stream_id in listed}
         missing = [stream_id for stream_id in self._configured or () if stream_id not in listed]
         if missing:
-            self._crawl.warn(
-                'Streams %s are not in ACME\'s listing for this token (`streams`): they do not exist or the token may '
-                'not read them; they are not crawled',
-                ', '.join(f'`{stream_id}`' for stream_id in missing),
-            )
+            names = ', '.join(f'`{stream_id}`' for stream_id in missing)
+            message = 'Streams %s are not in ACME\'s listing for this token (`streams`): they do not exist or '
+            self._crawl.warn(message + 'the token may not read them; they are not crawled', names)

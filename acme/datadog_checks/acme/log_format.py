@@ -1,14 +1,11 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""ACME's JSON in; out, the log the base package's `send_log` submits (`LogRecord.data`), values as ACME sent them.
-
-A log has ACME's fields under `acme` (all but `message`), Datadog's attributes at the top, and, only when there is
-something to say, the check's notes under `acme_crawler`: `truncated`, `original_size`, `truncated_fields`, `as_text`,
-`replaced_characters`. The Agent's JSON library, orjson, is fast but has limits valid JSON exceeds: it decodes integers
-beyond 64 bits as floats (silently) and cannot encode them, refuses `1e400`, nesting past 1,024 levels and text that is
-not UTF-8, and encodes at most 254 levels. A page it would refuse or round is decoded by the standard library (log by
-log, field by field, when even that fails), and what it cannot encode is sent as text, and noted.
+"""ACME's JSON in; out, the log `send_log` submits: ACME's fields under `acme` as ACME sent them, Datadog's at the top,
+the check's notes under `acme_crawler` when there is something to say (`truncated`, `original_size`,
+`truncated_fields`, `as_text`, `replaced_characters`). The Agent's orjson rounds integers past 64 bits, refuses `1e400`,
+nesting past 1,024 levels and text not UTF-8, and writes at most 254 levels: such pages are decoded by the standard
+library (log by log, field by field, if need be), and what orjson cannot write is sent as text, and noted.
 """
 
 from __future__ import annotations
@@ -41,8 +38,7 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
 encode: Callable[[Any], bytes] = _orjson_dumps or (lambda value: json.encode(value).encode())
 
 
-class UnencodableLog(ValueError):
-    """A log that cannot be written as a line the Agent takes."""
+class UnencodableLog(ValueError): ...  # a log that cannot be written as a line the Agent takes
 
 
 class AcmeLog(dict):
@@ -52,8 +48,7 @@ class AcmeLog(dict):
 
 
 def log_shaper(ddtags: str, service: str | None) -> Callable[[dict[str, Any], int], dict[str, Any]]:
-    """The function that builds a submitted log from an ACME log (`raw`, taken over: it becomes `acme`) and its
-    instant, for one stream's tags and default service. `timestamp` is in milliseconds, as in the Agent's line."""
+    """What builds a stream's logs from ACME's (taken over: `acme`) and their instants; `timestamp` in milliseconds."""
     statuses = _STATUSES
 
     def shape(raw: dict[str, Any], nanos: int) -> dict[str, Any]:
@@ -92,9 +87,8 @@ def to_send_log_timestamp(millis: int) -> float:
 
 
 def make_encodable(log: dict[str, Any]) -> bytes:
-    """Turn what orjson cannot write in `log['acme']` into text, note it in `acme_crawler`, and encode the log:
-    integers beyond 64 bits become their digits, fields nested deeper than MAX_FIELD_NESTING their JSON text, text
-    that is not UTF-8 gets U+FFFD in place of what is not. UnencodableLog if the log still cannot be written."""
+    """Encode the log, what orjson cannot write made text and noted: integers past 64 bits their digits, fields nested
+    past MAX_FIELD_NESTING their JSON, text not UTF-8 gets U+FFFD. UnencodableLog if it still cannot be written."""
     as_text, replaced = _repair(log['acme'])
     if _SURROGATES.search(log['message']):
         log['message'], replaced = _SURROGATES.sub('\ufffd', log['message']), True
@@ -150,13 +144,9 @@ def _json_text(value: Any) -> str:
 
 
 def fit_line(log: dict[str, Any], line: bytes, limit: int) -> bytes:
-    """Cut the log until its line (and the newline the Agent adds) fits in `limit` bytes, and say so.
-
-    It stays one structured log: the largest of `message` and the ACME fields is cut first (as a rule the message),
-    then the next largest, each at a character boundary with JSON escaping counted; a cut field that is not text
-    becomes its JSON text, and a field with nothing left is dropped. Each field is measured once: linear in the log's
-    size. UnencodableLog if even that cannot make it fit (an `id` alone too long).
-    """
+    """Cut the log until its line (and the Agent's newline) fits in `limit` bytes, and say so; still one structured
+    log: the largest of `message` and ACME's fields first, at a character (a field not text as its JSON text), then
+    the next; a field with nothing left goes. Each is measured once: linear. UnencodableLog if nothing can fit."""
     fields = log['acme']
     parts = [(log, 'message')] + [(fields, key) for key in fields if key not in _KEPT_WHOLE]
     sizes = sorted((-len(encode(container[key])), index) for index, (container, key) in enumerate(parts))
@@ -202,12 +192,8 @@ def _cut(text: str, budget: int) -> str:
 
 
 def decode_page(content: bytes) -> Any:
-    """Decode an answer's body; ValueError if it is not JSON at all.
-
-    orjson when it can read the page exactly; else the standard library, bytes that are not UTF-8 kept as lone
-    surrogates (replaced log by log, see make_encodable); a page too deep even for it is read log by log, and a log
-    field by field, a field no decoder reads being kept as its JSON text.
-    """
+    """An answer's body, by orjson when it reads it exactly; else by the standard library (bytes not UTF-8 as lone
+    surrogates, replaced in make_encodable), log by log and field by field if need be (a field too deep: its text)."""
     if not _has_wide_integer(content):
         try:
             return json.decode(content)
@@ -246,12 +232,9 @@ def _has_wide_integer(content: bytes) -> bool:
 
 def _stdlib_decode(text: str) -> Any:
     # Numbers beyond a double (`1e400`), and the constants the standard library accepts, are kept as their text.
-    return stdlib_json.loads(text, parse_float=_number, parse_constant=str)
-
-
-def _number(text: str) -> float | str:
-    number = float(text)
-    return number if math.isfinite(number) else text
+    return stdlib_json.loads(
+        text, parse_float=lambda number: float(number) if math.isfinite(float(number)) else number, parse_constant=str
+    )
 
 
 def _decode_log(text: str) -> Any:

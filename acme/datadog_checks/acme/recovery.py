@@ -1,15 +1,12 @@
 # (C) Datadog, Inc. 2026-present
 # All rights reserved
 # Licensed under a 3-clause BSD style license (see LICENSE)
-"""Cursors recovered from Datadog for streams that start without one on an Agent that lost its cache: a replaced pod
-(cluster checks runners keep the run path on an emptyDir), a cluster check moved to another runner.
-
-Datadog's Logs search API (an API key, and an application key with `logs_read_data`) tells what the intake received:
-each log carries its cursor's `acme_cursor` tag, and ACME's `id` and `timestamp` under `acme`. A stream resumes OVERLAP
-before the newest log Datadog holds of it, skipping the ids Datadog holds from there. The API allows an organization a
-few hundred requests an hour (`X-RateLimit-*`): streams are looked up together, a query per BATCH, narrowed as they are
-found. A log is searchable seconds after it arrived: nothing is looked up before the instance ran RECOVERY_DELAY. Logs
-excluded from indexes, or only in Flex Logs or archives, are invisible to it, and sent again.
+"""Cursors recovered from Datadog for streams that start without one (a replaced pod whose run path was an emptyDir, a
+cluster check moved to another runner): the Logs search API tells what the intake received of each `acme_cursor` tag,
+with ACME's `id` and `timestamp`. A stream resumes OVERLAP before the newest, skipping the ids Datadog holds. Datadog
+allows a few hundred searches an hour: streams go a BATCH per query, narrowed as they are found; a log is searchable
+seconds after it arrived: nothing is looked up in the instance's first RECOVERY_DELAY. Logs excluded from indexes (or
+only in Flex Logs, archives) are invisible, and sent again.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from requests.exceptions import RequestException
 
+from .client import number
 from .compat import json
 from .cursors import Position, order_id
 from .stream import CURSOR_TAG, Delivered
@@ -34,6 +32,7 @@ OVERLAP_MS = 1000  # before the newest log Datadog holds: its ids are looked up 
 BATCH, PAGE_LIMIT = 50, 1000
 GIVE_UP_AFTER = 15 * 60  # seconds of failed lookups, after which the streams start at `initial_lookback`
 DEFAULT_RESET = 60.0
+KEYS = '`datadog_api_key` and `datadog_app_key` must be valid, the latter with the `logs_read_data` scope'
 
 
 class RecoveryFailed(Exception):
@@ -46,8 +45,7 @@ class Recovery:
     """Looks streams without a cursor up in Datadog, and pins where each starts; one per check instance."""
 
     def __init__(self, crawl: Crawl, *, http: RequestsWrapper, api_url: str, api_key: str, app_key: str) -> None:
-        self._crawl = crawl
-        self._http = http
+        self._crawl, self._http = crawl, http
         self._url = api_url.rstrip('/') + '/api/v2/logs/events/search'
         self._headers = {'DD-API-KEY': api_key, 'DD-APPLICATION-KEY': app_key}  # per request: never to ACME
         self._not_before = crawl.clock.monotonic() + RECOVERY_DELAY
@@ -75,10 +73,8 @@ class Recovery:
                     self._start(stream, None, 'failed')
 
     def _start(self, stream: AcmeLogStream, found: tuple[Position, Delivered] | None, outcome: str) -> None:
-        if found is None:
-            stream.pin(stream.start)
-        else:
-            stream.pin(found[0])
+        stream.pin(found[0] if found else stream.start)
+        if found:
             stream.delivered = found[1]
             self._crawl.log.info('Stream `%s` resumes where the logs Datadog holds end: %s', stream.stream_id, found)
         stream.recovering = False
@@ -117,7 +113,7 @@ class Recovery:
     def _search(self, query: str, since: int, until: int, cursor: str | None) -> dict[str, Any]:
         page: dict[str, Any] = {'limit': PAGE_LIMIT, **({'cursor': cursor} if cursor else {})}
         body = {'filter': {'query': query, 'from': str(since), 'to': str(until)}, 'sort': '-timestamp', 'page': page}
-        self._crawl.run_time.check()
+        self._crawl.time_left(spent='no cursor recovery')
         wait = self._not_before - self._crawl.clock.monotonic()
         if wait > 0:
             raise RecoveryFailed(f'Datadog\'s search API rate limit (next request in {wait:.0f} s)', lasting=False)
@@ -127,16 +123,12 @@ class Recovery:
             raise RecoveryFailed(f'could not reach {self._url} ({type(e).__name__})', lasting=False) from None
         status = response.status_code
         if status == 429 or response.headers.get('X-RateLimit-Remaining') == '0':
-            reset = _seconds(response.headers.get('X-RateLimit-Reset'))
+            reset = max(1.0, number(response.headers.get('X-RateLimit-Reset')) or DEFAULT_RESET)
             self._not_before = self._crawl.clock.monotonic() + reset
             if status == 429:
                 raise RecoveryFailed(f'Datadog\'s search API rate limit (next request in {reset:.0f} s)', lasting=False)
         if status in (401, 403):
-            raise RecoveryFailed(
-                f'Datadog refused the keys (HTTP {status}): `datadog_api_key` and `datadog_app_key` must be valid for '
-                f'{self._url}, the application key with the `logs_read_data` scope',
-                lasting=True,
-            )
+            raise RecoveryFailed(f'Datadog refused the keys (HTTP {status}): {KEYS}', lasting=True)
         try:
             decoded = json.decode(response.content)
             if status != 200 or not isinstance(decoded.get('data'), list):
@@ -156,10 +148,3 @@ def _read_event(event: Any) -> tuple[str | None, int, Position]:
         return tag, millis, Position(parse_rfc3339(acme['timestamp']), order_id(acme['id']))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None, 2**63, Position.before(0)  # not one of ours, or not readable: ignored
-
-
-def _seconds(value: str | None) -> float:
-    try:
-        return max(1.0, float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return DEFAULT_RESET

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 
-from .agent_log_file import HOLD, TOO_LARGE
 from .client import INSTANCE_FAILURES, MAX_ATTEMPTS, AcmeApiError, PageTokenExpired, StreamUnavailable
 from .compat import json
 from .cursors import CURSOR_PREFIX, InvalidCursor, Position, order_id
@@ -24,32 +23,17 @@ if TYPE_CHECKING:
 
     from .check import Crawl
 
-STREAM_TAG, CURSOR_TAG = 'acme_stream', 'acme_cursor'  # on logs; the latter for recovery.py
-LISTING = 'none'  # the `acme_stream` tag of requests that list streams
-MAX_PAGE_SIZE = 1000  # ACME's
-PAGE_TOKEN_LIFETIME = 4 * 60  # ACME honours a token for 5 minutes: a margin for the time the next visit takes
+STREAM_TAG, CURSOR_TAG, LISTING = 'acme_stream', 'acme_cursor', 'none'  # tags; `none`: the listing's requests
+MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME = 1000, 4 * 60  # ACME's; a token lives 5 minutes, less the next visit's time
 # A failed stream is retried after 15 s, 30, 60, 120, 240, then every 5 minutes (or after its 503's Retry-After, up
 # to 5 minutes), so that it does not spend the token's requests the others need.
 RETRY_FIRST, RETRY_CAP = 15.0, 300.0
-# Why a log is not submitted: the `reason` tag of acme.logs.skipped.
-MALFORMED, UNENCODABLE, TOO_LARGE_FOR_AGENT, STALE = 'malformed', 'unencodable', 'too_large', 'stale'
+MALFORMED, UNENCODABLE, STALE = 'malformed', 'unencodable', 'stale'  # why logs are skipped
 NAMED_IDS = 5  # per reason, in a warning
-
-
-class OpenQuery(NamedTuple):
-    """A query a visit stopped in: the next visit continues it rather than re-read the cursor's instant."""
-
-    page_token: str
-    end: int
-    resumes: Position  # where the token continues from
-    issued_at: float
-
-
-class Delivered(NamedTuple):
-    """What Datadog already holds after a recovered stream's cursor: these ids, up to `until`."""
-
-    ids: frozenset[str]
-    until: Position
+# A query a visit stopped in: the next visit continues it with its token, rather than re-read the cursor's instant.
+OpenQuery = NamedTuple('OpenQuery', [('page_token', str), ('end', int), ('resumes', Position), ('issued_at', float)])
+# What Datadog already holds after a recovered stream's cursor (recovery.py): these ids, up to `until`.
+Delivered = NamedTuple('Delivered', [('ids', frozenset), ('until', Position)])
 
 
 @dataclass
@@ -98,7 +82,7 @@ class AcmeLogStream(LogStream):
         self._saved: Position | None = None
         self.delivered: Delivered | None = None
         # For the scheduler (directory.py) and cursor recovery (recovery.py).
-        self.last_visit: float | None = None
+        self.last_visit = float('-inf')  # never visited: first
         self.caught_up = False
         self.unavailable = False  # ACME answered 403/404: not crawled until a listing shows it again
         self.recovering = False  # not crawled until recovery says where it starts
@@ -108,8 +92,7 @@ class AcmeLogStream(LogStream):
         self.problem: str | None = None
 
     def pin(self, position: Position) -> None:
-        """Store a cursor no record carries, as `send_log` does (a new stream's start: before any of its logs is
-        read, so that a run ending before its turn, or a lost write, cannot move it on and lose logs)."""
+        """Store a cursor no record carries, as `send_log` does (a new stream's start, before any log is read)."""
         self.check.write_persistent_cache(CURSOR_PREFIX + self.name, json.encode(position.to_cursor(self.created_ns)))
 
     def records(self, *, cursor: dict[str, Any] | None = None) -> Iterator[LogRecord]:
@@ -121,7 +104,7 @@ class AcmeLogStream(LogStream):
         query, self.caught_up = self._query, False
         if query and query.resumes == visit.position and now - query.issued_at < PAGE_TOKEN_LIFETIME:
             return self._visit(visit, query.end, query.page_token)
-        self._query, end = None, crawl.windows.end()
+        self._query, end = None, crawl.acme_clock.end()
         if visit.position.nanos < end:
             # Inside an instant (ACME starts queries at an instant, not an id): a query of that instant alone,
             # re-read up to the cursor in pages as large as ACME gives, so that a run passes a large tie.
@@ -139,15 +122,11 @@ class AcmeLogStream(LogStream):
             except InvalidCursor as e:
                 self._crawl.warn('Stream `%s`: %s; starting over as on a first run', self.stream_id, e)
         self._saved = position
-        position = position or Position.before(self._crawl.windows.first_start(now))
-        if position.nanos < stale_line(now):
-            if position.nanos < seconds_to_nanos(now - INTAKE_MAX_AGE):
-                behind = (now - position.nanos / 1e9) / 3600
-                self._crawl.warn(
-                    'Stream `%s` is %.1f hours behind; older than 18 h, logs are skipped', self.stream_id, behind
-                )
-            position = Position.before(stale_line(now))
-        return position
+        position = position or Position.before(self._crawl.acme_clock.first_start(now))
+        if position.nanos < seconds_to_nanos(now - INTAKE_MAX_AGE):
+            hours = (now - position.nanos / 1e9) / 3600
+            self._crawl.warn('Stream `%s` is %.1f hours behind; logs over 18 h old are skipped', self.stream_id, hours)
+        return max(position, Position.before(stale_line(now)))
 
     def _visit(self, visit: Visit, end: int, page_token: str | None) -> Iterator[LogRecord]:
         crawl = self._crawl
@@ -167,15 +146,13 @@ class AcmeLogStream(LogStream):
                     )
                     for logs, next_token, acme_time in pages:
                         if new_query and acme_time is not None:  # ACME's clock has the last word on what is final
-                            end = min(end, crawl.windows.final_before(acme_time))
+                            end = min(end, crawl.acme_clock.final_before(acme_time))
                         new_query, visit.pages = False, visit.pages + 1
                         yield from self._read_page(logs, last=not next_token, end=end, visit=visit)
                         self._checkpoint(visit)
                         if visit.held:  # stopped within the page: the query starts again from the cursor
                             self._query = None
-                            raise RunOver(
-                                'the Agent\'s file of this check\'s logs cannot take more before the intake ships it'
-                            )
+                            raise RunOver('the Agent\'s file of this check\'s logs is full of lines not shipped')
                         if visit.reached_end:
                             self._query, self.caught_up = None, not instant
                             return
@@ -202,20 +179,15 @@ class AcmeLogStream(LogStream):
             self._end_visit(visit, failure)
 
     def _read_page(self, logs: list[Any], *, last: bool, end: int, visit: Visit) -> Iterator[LogRecord]:
-        """Yield a record per new log of `logs`, past `visit.position` and before `end`; move `visit.position`.
-
-        The crawler's hot loop, hence locals and plain comparisons rather than helpers per log. One record is held
-        back, so that the last one carries the cursor of the whole page: past the logs skipped after it, and past the
-        window's end on the `last` page.
-        """
+        """A record per new log of `logs`, past `visit.position` and before `end`; the hot loop, hence locals. One
+        record is held back, so that the page's last carries its cursor: past the logs skipped after it, and past the
+        window's end on the `last` page."""
         last_nanos, last_id = visit.position
         held: LogRecord | None = None
         stale, submitted, every = 0, 0, self._crawl.page_size
         delivered = self.delivered
         log_file, shape, new_record = self._crawl.log_file, self._shape, LogRecord.__new__
-        line_limit, stale_before = log_file.line_limit, stale_line(self._crawl.clock.time())
-        # Lines that fit in `room` go without a call each; what they took is counted once, however the page ends.
-        room = allowed = log_file.room()
+        admit, line_limit, stale_before = log_file.admit, log_file.line_limit, stale_line(self._crawl.clock.time())
         try:
             for raw in logs:
                 try:
@@ -250,20 +222,10 @@ class AcmeLogStream(LogStream):
                     last_nanos, last_id = nanos, log_id
                     visit.skip(UNENCODABLE if isinstance(e, UnencodableLog) else MALFORMED, raw, e)
                     continue
-                room -= len(line) + 1  # the Agent adds a newline
-                if room < 0:
-                    room += len(line) + 1
-                    log_file.take(allowed - room)
-                    verdict = log_file.admit(len(line) + 1)
-                    room = allowed = log_file.room()
-                    if verdict == HOLD:  # before this log: the cursor must not pass it
-                        visit.held = True
-                        visit.truncated -= 'truncated' in data.get(CRAWLER_FIELDS, ())  # the next run counts it
-                        break
-                    if verdict == TOO_LARGE:
-                        last_nanos, last_id = nanos, log_id
-                        visit.skip(TOO_LARGE_FOR_AGENT, raw, 'longer than the Agent\'s integration log file may be')
-                        continue
+                if not admit(len(line) + 1):  # the Agent adds a newline; before this log, the cursor stops
+                    visit.held = True
+                    visit.truncated -= 'truncated' in data.get(CRAWLER_FIELDS, ())  # the next run counts it
+                    break
                 data['timestamp'] = (data['timestamp'] + 0.5) / 1000  # log_format.to_send_log_timestamp, inlined
                 if held is not None:
                     submitted += 1
@@ -275,7 +237,6 @@ class AcmeLogStream(LogStream):
                 held = new_record(LogRecord)
                 held.data, held.cursor = data, None  # type: ignore[misc]  # LogRecord's slots, which mypy misses
         finally:
-            log_file.take(allowed - room)
             visit.submitted += submitted
 
         if stale:
@@ -307,29 +268,14 @@ class AcmeLogStream(LogStream):
             self.failures, self.problem = 0, None
         elif failure is not None:
             self.failures += 1
-            delay = min(RETRY_CAP, RETRY_FIRST * 2 ** min(self.failures - 1, 5))
             retry_after = min(getattr(failure, 'retry_after', None) or 0.0, RETRY_CAP)
-            self.retry_at = now + max(delay, retry_after)
-            self.problem = (
-                failure.describe()
-                if isinstance(failure, AcmeApiError)
-                else crawl.client.scrub(f'{type(failure).__name__}: {failure}')
-            )
-            crawl.warn(
-                'Stream `%s` failed (%d in a row): %s; the other streams go on, it is retried in %.0f s',
-                self.stream_id,
-                self.failures,
-                self.problem,
-                self.retry_at - now,
-            )
+            self.retry_at = now + max(min(RETRY_CAP, RETRY_FIRST * 2 ** min(self.failures - 1, 5)), retry_after)
+            problem = str(failure) if isinstance(failure, AcmeApiError) else f'{type(failure).__name__}: {failure}'
+            self.problem = crawl.scrub(problem)
+            message = 'Stream `%s` failed (%d in a row): %s; the other streams go on, it is retried in %.0f s'
+            crawl.warn(message, self.stream_id, self.failures, self.problem, self.retry_at - now)
         crawl.metrics.visited(self.stream_id, visit, sent_bytes=crawl.log_file.sent - visit.bytes_before, now=now)
-        for reason, skipped in visit.skipped.items():
+        for reason, skip in visit.skipped.items():
             if reason != STALE:
-                crawl.warn(
-                    'Skipped %d %s logs in stream `%s` (ids: %s); first: %s',
-                    skipped.count,
-                    reason.replace('_', ' '),
-                    self.stream_id,
-                    ', '.join(skipped.ids),
-                    skipped.problem,
-                )
+                message = 'Skipped %d %s logs in stream `%s` (ids: %s); first: %s'
+                crawl.warn(message, skip.count, reason, self.stream_id, ', '.join(skip.ids), skip.problem)

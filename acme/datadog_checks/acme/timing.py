@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 NANOS = 1_000_000_000
 INTAKE_MAX_AGE, SHIPPING_MARGIN = 18 * 3600, 5 * 60  # the intake's limit, less the Agent's delay in shipping
@@ -74,6 +74,13 @@ def _learn(text: str) -> int:
     return parse_rfc3339(text)
 
 
+def instant_or_none(text: Any) -> int | None:
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        return None
+
+
 def format_rfc3339(nanos: int) -> str:
     """An instant in RFC 3339, UTC, with nine fractional digits: it round-trips, and sorts as the instant."""
     seconds, fraction = divmod(nanos, NANOS)
@@ -86,11 +93,13 @@ def seconds_to_nanos(seconds: float) -> int:
 
 
 class AcmeClock:
-    """ACME's clock, from the `Date` of its latest answer: ACME's time cut to the second, stamped between the request
-    and the answer, so `Date - received` is never more than the offset (what derives from it is never early)."""
+    """ACME's clock, from the `Date` of its latest answer (its time cut to the second, stamped between request and
+    answer: `Date - received` never passes the offset, so what derives from it is never early); and the windows of
+    logs final on it and young enough for the intake."""
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, ingestion_delay: float = 60, lookback: float = 3600) -> None:
         self._clock = clock
+        self._ingestion_delay, self._initial_lookback = ingestion_delay, lookback
         self.offset = 0.0  # ACME's clock minus the Agent's, never more than the truth
         self.skew: float | None = None  # the best estimate, for operators: `Date + 1 - sent` is never less
 
@@ -112,19 +121,10 @@ class AcmeClock:
         """The Agent's time at which ACME's clock shows `acme_time`, or later."""
         return acme_time - self.offset
 
-
-class Windows:
-    """Where a stream's queries start and end: logs final on ACME's clock, and young enough for the intake."""
-
-    def __init__(self, acme_clock: AcmeClock, *, ingestion_delay: float, lookback: float) -> None:
-        self._acme_clock = acme_clock
-        self._ingestion_delay = ingestion_delay
-        self._initial_lookback = lookback
-
     def end(self) -> int:
         """The end of a query made now, on a whole second as `Date` is: only a wrong estimate of ACME's clock lets an
         answer's `Date` (final_before) cut the query short."""
-        return seconds_to_nanos(math.floor(self._acme_clock.earliest_now()) - self._ingestion_delay)
+        return seconds_to_nanos(math.floor(self.earliest_now()) - self._ingestion_delay)
 
     def final_before(self, acme_time: float) -> int:
         """What was final when ACME answered at `acme_time` (its `Date`), by ACME's own clock."""
@@ -132,8 +132,7 @@ class Windows:
 
     def first_start(self, now: float) -> int:
         """Where a stream without a cursor starts: `initial_lookback` ago, never before the 18 hour line."""
-        start = min(now, self._acme_clock.earliest_now()) - self._initial_lookback
-        return max(seconds_to_nanos(start), stale_line(now))
+        return max(seconds_to_nanos(min(now, self.earliest_now()) - self._initial_lookback), stale_line(now))
 
 
 def stale_line(now: float) -> int:
@@ -143,24 +142,3 @@ def stale_line(now: float) -> int:
 
 class RunOver(Exception):
     """The run spent its time, or the Agent's file cannot take more: the next run resumes from the cursors."""
-
-
-class RunTime:
-    """`max_run_time`, for all a run does and waits for, on the monotonic clock."""
-
-    def __init__(self, *, clock: Clock) -> None:
-        self._clock = clock
-        self._deadline = float('-inf')
-
-    def begin(self, seconds: float) -> None:
-        self._deadline = self._clock.monotonic() + seconds
-
-    def left(self) -> float:
-        return self._deadline - self._clock.monotonic()
-
-    def check(self) -> None:
-        if self.left() <= 0:
-            raise RunOver('`max_run_time` reached')
-
-    def allows_wait(self, seconds: float) -> bool:
-        return seconds < self.left()
