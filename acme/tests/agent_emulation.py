@@ -8,6 +8,8 @@
   the file tailer that ships it (pkg/logs/tailers/file, pkg/logs/launchers/file).
 - Intake and LogsAgent: the logs side of a whole Agent process on one run path, on a fake clock: launcher, tailers,
   sender, auditor (pkg/logs/auditor) and its registry.json, up to Datadog's logs intake; restarts and pod replacements.
+- agent_settings and record_sent_logs: the Agent's settings and what the check hands `send_log`, through the public
+  methods of the base package's stub (`datadog_checks.base.stubs.datadog_agent`), not its private attributes.
 
 What a crash can leave behind is what matters here, so every write is a plain open/write/close, as the Agent's are:
 no temporary file, no rename, no fsync.
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shutil
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -340,8 +343,8 @@ class LogsAgent:
         self._start()
 
     def install(self, monkeypatch: Any, datadog_agent: Any) -> LogsAgent:
-        """Route the base package's stub (the `datadog_agent` fixture) to this Agent; its own `send_log` still runs,
-        so `datadog_agent._sent_logs` keeps recording."""
+        """Route the base package's stub (the `datadog_agent` fixture) to this Agent; the `send_log` it had still runs,
+        so what recorded the check's logs before (record_sent_logs) keeps recording."""
         original_send_log, original_get_config = datadog_agent.send_log, datadog_agent.get_config
 
         def send_log(line: str, check_id: str) -> None:
@@ -405,6 +408,35 @@ class LogsAgent:
         written = self._written.pop(path, None)
         if written is not None:
             self.lost[cause].extend(line for _, _, line in written.spans[written.settled :])
+
+
+def agent_settings(
+    datadog_agent: Any, settings: dict[str, Any], setattr: Callable[[Any, str, Any], None] = setattr
+) -> dict[str, Any]:
+    """The Agent's settings (datadog.yaml) as the check reads them: the stub's `get_config` answers from `settings`
+    first, and as before for other keys. `settings` stays live: change it and the check reads the change. In a test,
+    pass `monkeypatch.setattr` as `setattr`, so that the stub is itself again afterwards."""
+    get_config = datadog_agent.get_config
+    setattr(datadog_agent, 'get_config', lambda key: settings[key] if key in settings else get_config(key))
+    return settings
+
+
+def record_sent_logs(
+    datadog_agent: Any, setattr: Callable[[Any, str, Any], None] = setattr
+) -> defaultdict[str, list[dict[str, Any]]]:
+    """Every line the check hands the stub's `send_log` from now on, decoded (with orjson, as the stub does), by check
+    id; the `send_log` the stub had still runs. Clear it to start over."""
+    from orjson import loads
+
+    sent: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    send_log = datadog_agent.send_log
+
+    def record(line: str, check_id: str) -> None:
+        send_log(line, check_id)
+        sent[check_id].append(loads(line))
+
+    setattr(datadog_agent, 'send_log', record)
+    return sent
 
 
 def _rfc3339(seconds: float) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import orjson
 
+from .agent_emulation import agent_settings
 from .conftest import stream_of_cursor_key
 from .cpu_per_log import lift_pacing
 
@@ -174,8 +175,10 @@ class AgentSinks:
         # An Agent whose integration log file takes a whole backlog in one run: here the check is measured, not the
         # byte budget that keeps a real Agent's file from being truncated unread. No `logs_config.run_path`: no
         # registry (tests/cpu_per_log.py measures the check with one).
-        for setting in ('integrations_logs_files_max_size', 'integrations_logs_total_usage'):
-            monkeypatch.setitem(datadog_agent._config, f'logs_config.{setting}', 1_000_000)
+        settings = ('integrations_logs_files_max_size', 'integrations_logs_total_usage')
+        agent_settings(
+            datadog_agent, {f'logs_config.{setting}': 1_000_000 for setting in settings}, monkeypatch.setattr
+        )
         if not paced:
             lift_pacing(monkeypatch.setattr)
         monkeypatch.setattr(datadog_agent, 'send_log', self.send_log)

@@ -15,7 +15,7 @@ from datadog_checks.acme import AcmeCheck
 from datadog_checks.acme.cursors import CURSOR_PREFIX, SLOTS, InvalidCursor, Position, decode_slot, endpoint_digest
 from datadog_checks.acme.timing import parse_rfc3339
 
-from .agent_emulation import Intake, LogsAgent
+from .agent_emulation import Intake, LogsAgent, agent_settings, record_sent_logs
 from .clock import FakeClock
 from .fake_datadog import FakeDatadog
 from .sandbox import AcmeSandbox, generate_logs
@@ -25,6 +25,22 @@ STREAMS = ['prod-web', 'audit']
 HOUR = 3600.0
 # 2026-11-26T12:00:00Z: tests start here, whatever the date on the machine running them.
 START = 1795694400.0
+
+
+# How integrations-core marks tests (datadog_checks.dev's pytest plugin registers the markers): `unit` needs nothing
+# running, `integration` talks to a server over a socket (the sandbox ACME, the fake Datadog), `e2e` needs the E2E
+# environment (test_e2e.py).
+TEST_KINDS = ('unit', 'integration', 'e2e')
+
+
+@pytest.hookimpl(trylast=True)  # after the plugin's own, which marks test_e2e.py
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test is of exactly one kind: a module's `pytestmark`, or a marker per test."""
+    unmarked = [
+        item.nodeid for item in items if sum(item.get_closest_marker(kind) is not None for kind in TEST_KINDS) != 1
+    ]
+    if unmarked:
+        raise pytest.UsageError(f'tests not marked with exactly one of {", ".join(TEST_KINDS)}: {", ".join(unmarked)}')
 
 
 @pytest.fixture(scope='session')
@@ -54,8 +70,31 @@ def instance(sandbox: AcmeSandbox) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def logs_enabled(datadog_agent) -> None:
-    datadog_agent._config['logs_enabled'] = True
+def agent_config(datadog_agent, monkeypatch) -> dict[str, Any]:
+    """The Agent's settings, as the check reads them through the stub's `get_config`: logs enabled, or the check
+    collects nothing. A test changes a setting, or adds one, in this dict."""
+    return agent_settings(datadog_agent, {'logs_enabled': True}, monkeypatch.setattr)
+
+
+@pytest.fixture
+def sent_logs(datadog_agent, monkeypatch) -> dict[str, list[dict[str, Any]]]:
+    """Every log the check hands the stub's `send_log` in this test, decoded, by check id."""
+    return record_sent_logs(datadog_agent, monkeypatch.setattr)
+
+
+@pytest.fixture
+def cache_keys(datadog_agent, monkeypatch) -> set[str]:
+    """Every key written to the Agent's persistent cache in this test, through the stub's `write_persistent_cache`.
+    (The stub, reset for each test, has no public way to list its keys; nor has the Agent.)"""
+    keys: set[str] = set()
+    write = datadog_agent.write_persistent_cache
+
+    def record(key: str, value: str) -> None:
+        write(key, value)
+        keys.add(key)
+
+    monkeypatch.setattr(datadog_agent, 'write_persistent_cache', record)
+    return keys
 
 
 @pytest.fixture
@@ -77,10 +116,11 @@ def make_check(clock: FakeClock) -> Callable[..., AcmeCheck]:
 class Crawler:
     """Runs checks the way the Agent does: every `interval` seconds, restarting when asked."""
 
-    def __init__(self, *, make_check, dd_run_check, datadog_agent, clock: FakeClock, interval: float = 15.0):
+    def __init__(self, *, make_check, dd_run_check, datadog_agent, sent_logs, clock: FakeClock, interval: float = 15.0):
         self._make_check = make_check
         self._run = dd_run_check
         self._agent = datadog_agent
+        self._sent_logs = sent_logs
         self._clock = clock
         self.interval = interval
         self.check: AcmeCheck | None = None
@@ -108,7 +148,7 @@ class Crawler:
 
     def sent(self) -> list[dict[str, Any]]:
         """Every log submitted so far, by every check this crawler started, in submission order."""
-        return [log for check_id in self.check_ids for log in self._agent._sent_logs[check_id]]
+        return [log for check_id in self.check_ids for log in self._sent_logs[check_id]]
 
     def sent_keys(self) -> list[tuple[str, str]]:
         return [(stream_of(log), log['acme']['id']) for log in self.sent()]
@@ -161,8 +201,10 @@ def stream_of(log: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def crawler(make_check, dd_run_check, datadog_agent, clock) -> Crawler:
-    return Crawler(make_check=make_check, dd_run_check=dd_run_check, datadog_agent=datadog_agent, clock=clock)
+def crawler(make_check, dd_run_check, datadog_agent, sent_logs, clock) -> Crawler:
+    return Crawler(
+        make_check=make_check, dd_run_check=dd_run_check, datadog_agent=datadog_agent, sent_logs=sent_logs, clock=clock
+    )
 
 
 @pytest.fixture

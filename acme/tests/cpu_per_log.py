@@ -108,6 +108,7 @@ def measure(logs: int, rounds: int, *, profile: bool = False) -> dict[str, Any]:
     from datadog_checks.base.stubs import aggregator, datadog_agent
     from datadog_checks.base.utils.http import RequestsWrapper
 
+    from .agent_emulation import agent_settings
     from .clock import FakeClock
     from .sandbox import AcmeSandbox, generate_bulk
 
@@ -142,12 +143,13 @@ def measure(logs: int, rounds: int, *, profile: bool = False) -> dict[str, Any]:
     datadog_agent.write_persistent_cache = cache.__setitem__
     datadog_agent.read_persistent_cache = lambda key: cache.get(key, '')
     # Caps no run reaches (in MB): nothing is held back for the Agent, with or without its registry.
-    datadog_agent._config.update(
+    settings = agent_settings(
+        datadog_agent,
         {
             'logs_enabled': True,
             'logs_config.integrations_logs_files_max_size': 10**6,
             'logs_config.integrations_logs_total_usage': 10**6,
-        }
+        },
     )
     aggregator.submit_metric = lambda *args, **kwargs: None
     lift_pacing(setattr)
@@ -166,9 +168,9 @@ def measure(logs: int, rounds: int, *, profile: bool = False) -> dict[str, Any]:
     def check_round(registry: bool) -> float:
         """A new check (an Agent restarting without cursors) crawls the whole backlog; its run's CPU seconds."""
         if registry:
-            datadog_agent._config['logs_config.run_path'] = str(run_path)
+            settings['logs_config.run_path'] = str(run_path)
         else:
-            datadog_agent._config.pop('logs_config.run_path', None)
+            settings.pop('logs_config.run_path', None)
         cache.clear()
         check = AcmeCheck('acme', {}, [instance])
         check.check_id = CHECK_ID

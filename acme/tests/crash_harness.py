@@ -102,6 +102,7 @@ class AgentRestarts:
         self.written: dict[str, Position] = {}  # per stream, the last cursor written in full so far
         self.lives: list[Life] = []
         self._last_sent_by: dict[LogKey, Life] = {}
+        self.zygote = Zygote()  # close() stops it
 
     def live(self, planned_kill: str, *, seed: int, parent_delay: float = 0.0) -> Life:
         life = Life(len(self.lives) + 1, planned_kill, resumed_from=dict(self.written))
@@ -120,10 +121,7 @@ class AgentRestarts:
 
     def _run_child(self, number: int, self_kill: str, seed: int, parent_kills_after: float | None) -> tuple[int, str]:
         """Run one child to its end: its exit status, and what it printed after READY."""
-        command = [
-            sys.executable,
-            '-m',
-            'tests.crash_child',
+        args = [
             '--root',
             str(self.root),
             '--instance',
@@ -133,31 +131,31 @@ class AgentRestarts:
             '--seed',
             str(seed),
         ]
-        stderr_path = self.logs_dir / f'life-{number:02d}.stderr'
-        with stderr_path.open('w') as stderr:
-            process = subprocess.Popen(command, cwd=INTEGRATION_ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
-            try:
-                if wait_ready(process) and parent_kills_after is not None:
-                    self._wait_for_first_log(process)
-                    time.sleep(parent_kills_after)
-                    kill(process)
-                status = process.wait(timeout=LIFE_TIMEOUT)
-                said = process.stdout.read().strip()
-            finally:
-                kill(process)
-                process.stdout.close()
+        stdout_path, stderr_path = (self.logs_dir / f'life-{number:02d}.{name}' for name in ('stdout', 'stderr'))
+        child = self.zygote.start(args, stdout=stdout_path, stderr=stderr_path)
+        try:
+            if wait_ready(child) and parent_kills_after is not None:
+                self._wait_for_first_log(child)
+                time.sleep(parent_kills_after)
+                child.kill()
+            status = child.wait(timeout=LIFE_TIMEOUT)
+        finally:
+            child.kill()
         if status not in (0, -signal.SIGKILL):
             raise AssertionError(f'life {number} failed, exit status {status}:\n{stderr_path.read_text()[-4000:]}')
-        return status, said
+        return status, ''.join(child.output()[1:]).strip()
 
-    def _wait_for_first_log(self, process: subprocess.Popen) -> None:
+    def _wait_for_first_log(self, child: ForkedChild) -> None:
         """Until the life wrote its first log, or ended: a kill after that lands in the crawl, not the start-up."""
         path, size_at_start = self.log_tailer.path, self.log_tailer.offset
         deadline = time.monotonic() + LIFE_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
+        while child.poll() is None and time.monotonic() < deadline:
             if path.exists() and path.stat().st_size > size_at_start:
                 return
             time.sleep(0.001)
+
+    def close(self) -> None:
+        self.zygote.close()
 
     def _record_sent(self, life: Life) -> None:
         lines = self.log_tailer.read()
@@ -185,18 +183,86 @@ class AgentRestarts:
             life.cursors_written.append((stream, position))
 
 
-def wait_ready(process: subprocess.Popen) -> bool:
+class Zygote:
+    """`python -m tests.crash_child --zygote`: one process that has done a life's imports, forking the lives."""
+
+    def __init__(self) -> None:
+        command = [sys.executable, '-m', 'tests.crash_child', '--zygote']
+        # Unbuffered: a line read is all that is taken from the pipe, so `select` tells whether another one came.
+        self.process = subprocess.Popen(
+            command, cwd=INTEGRATION_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+        )
+
+    def start(self, args: list[str], *, stdout: Path, stderr: Path) -> ForkedChild:
+        request = {'args': args, 'stdout': str(stdout), 'stderr': str(stderr)}
+        self.process.stdin.write(json.dumps(request).encode() + b'\n')
+        answer = self.answer(LIFE_TIMEOUT)
+        assert answer is not None and 'pid' in answer, f'the zygote did not start a life: {answer}'
+        return ForkedChild(self, answer['pid'], stdout)
+
+    def answer(self, timeout: float) -> dict[str, Any] | None:
+        """The zygote's next answer, or None if it has none within `timeout` seconds."""
+        if not select.select([self.process.stdout], [], [], timeout)[0]:
+            return None
+        line = self.process.stdout.readline()
+        assert line, f'the zygote exited, status {self.process.wait()}'
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=LIFE_TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.process.stdout.close()
+
+
+class ForkedChild:
+    """A life the zygote forked: what a subprocess.Popen would tell of it, its exit status from the zygote."""
+
+    def __init__(self, zygote: Zygote, pid: int, stdout: Path) -> None:
+        self.zygote, self.pid, self.stdout = zygote, pid, stdout
+        self.status: int | None = None
+
+    def poll(self) -> int | None:
+        if self.status is None:
+            self._take(self.zygote.answer(0))
+        return self.status
+
+    def wait(self, timeout: float) -> int:
+        if self.status is None:
+            self._take(self.zygote.answer(timeout))
+        if self.status is None:
+            raise subprocess.TimeoutExpired(f'life {self.pid}', timeout)
+        return self.status
+
+    def _take(self, answer: dict[str, Any] | None) -> None:
+        if answer is not None:
+            self.status = answer['status']
+
+    def kill(self) -> None:
+        """SIGKILL it (by its pid) if it still runs, and wait for the zygote to reap it."""
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it ended and was reaped just now: the zygote says so next
+            self.wait(LIFE_TIMEOUT)
+
+    def output(self) -> list[str]:
+        """What it printed so far, in complete lines."""
+        text = self.stdout.read_text() if self.stdout.exists() else ''
+        return text.splitlines(keepends=True)[: text.count('\n')]
+
+
+def wait_ready(child: ForkedChild) -> bool:
     """Until the child says it is ready (True), or gives up: exits or stays silent for LIFE_TIMEOUT."""
-    if not select.select([process.stdout], [], [], LIFE_TIMEOUT)[0]:
-        return False
-    return process.stdout.readline() == READY + '\n'
-
-
-def kill(process: subprocess.Popen) -> None:
-    """SIGKILL this child (by its pid) if it still runs, and reap it."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
+    deadline = time.monotonic() + LIFE_TIMEOUT
+    while not child.output() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return child.output()[:1] == [READY + '\n']
 
 
 def log_key(log: dict[str, Any]) -> LogKey:

@@ -48,7 +48,7 @@ from datadog_checks.acme.timing import parse_rfc3339
 from datadog_checks.base import AgentCheck
 from datadog_checks.base.stubs import aggregator, datadog_agent
 
-from .agent_emulation import Intake, LogsAgent
+from .agent_emulation import Intake, LogsAgent, agent_settings, record_sent_logs
 from .clock import FakeClock
 from .fake_datadog import FakeDatadog
 from .sandbox import AcmeSandbox, generate_logs
@@ -93,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             instance.update(datadog_api_url=datadog.url, datadog_api_key=datadog.api_key)
             instance.update(datadog_app_key=datadog.app_key)
             print(f'Cursor recovery on: a fake Datadog at {datadog.url} serves what the intake received')
-        agent.install(stack.enter_context(pytest.MonkeyPatch.context()), datadog_agent)
-        datadog_agent._config['logs_enabled'] = True
-        return Demo(args, clock, agent, instance, catch_up).run()
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        agent_settings(datadog_agent, {'logs_enabled': True}, patch.setattr)
+        sent_logs = record_sent_logs(datadog_agent, patch.setattr)
+        agent.install(patch, datadog_agent)
+        return Demo(args, clock, agent, instance, catch_up, sent_logs).run()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -260,8 +262,10 @@ class Demo:
         agent: LogsAgent,
         instance: dict[str, Any],
         catch_up: Callable[[], None],
+        sent_logs: dict[str, list[dict[str, Any]]],
     ) -> None:
         self.args, self.clock, self.agent, self.instance, self.catch_up = args, clock, agent, instance, catch_up
+        self.sent_logs = sent_logs  # what each run hands `send_log`, by check id
         # The Agent's check id ends with a digest of the configuration; here without the secrets and the fake Datadog's
         # port, so that the Agent's file of the check's logs keeps its name from one demo to the next.
         identity = {key: value for key, value in instance.items() if key != 'api_token' and 'datadog' not in key}
@@ -295,7 +299,7 @@ class Demo:
                     self.take_the_intake_down(args.intake_down[1])
                 self.catch_up()
                 aggregator.reset()
-                datadog_agent._sent_logs.clear()
+                self.sent_logs.clear()
                 started, started_on_clock = time.perf_counter(), self.clock.monotonic()
                 error = self.check.run()
                 if self.check.check_initializations:  # the base's set-up steps, configuration first, did not pass
@@ -320,7 +324,7 @@ class Demo:
     def report(self, error: str, took: float) -> None:
         """What the run did: per stream, what it submitted and where its cursor is; the Agent's file; recovery."""
         check = self.check
-        logs = datadog_agent._sent_logs[check.check_id]
+        logs = self.sent_logs[check.check_id]
         self.submitted += [log_key(log) for log in logs]
         per_stream = Counter(tag_value(log['ddtags'].split(','), 'acme_stream') for log in logs)
         skipped: Counter[str] = Counter()

@@ -33,6 +33,9 @@ import yaml
 
 from .environment import COMPOSE_FILE, READY_LINE
 
+# No Docker and no server: the stub answers for them.
+pytestmark = pytest.mark.unit
+
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent.parent
 CHECK = 'acme'

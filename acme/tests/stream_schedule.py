@@ -315,8 +315,11 @@ def crawl_in_this_process(scenario: Scenario) -> Measurement:
     from datadog_checks.acme import AcmeCheck
     from datadog_checks.base.stubs import datadog_agent
 
+    from .agent_emulation import agent_settings, record_sent_logs
+
     datadog_agent.reset()
-    datadog_agent._config['logs_enabled'] = True
+    agent_settings(datadog_agent, {'logs_enabled': True})
+    sent_logs = record_sent_logs(datadog_agent)
     clock = FakeClock(scenario.start)
     streams = stream_names(scenario.streams)
     with AcmeSandbox(token=TOKEN, clock=clock.time, seed=7, rate_limits=True) as sandbox:
@@ -337,7 +340,7 @@ def crawl_in_this_process(scenario: Scenario) -> Measurement:
         started = time.perf_counter()
         runs = AgentScheduler(run_once, clock).run_until(scenario.start + scenario.duration)
         real_seconds = time.perf_counter() - started
-        sent = [(_stream_of(log), log['acme']['id']) for log in datadog_agent._sent_logs[check.check_id]]
+        sent = [(_stream_of(log), log['acme']['id']) for log in sent_logs[check.check_id]]
         return measure(
             sandbox.stats.records, runs, streams, sent_keys=sent, logs=logs, logs_until=end, real_seconds=real_seconds
         )

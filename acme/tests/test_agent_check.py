@@ -11,6 +11,8 @@ from datadog_checks.base import AgentCheck
 
 from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
 
+pytestmark = pytest.mark.integration
+
 ONE_SHOT_WARNING = (
     'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream cursors were left '
     'as they are; the running Agent collects these logs'
@@ -22,6 +24,11 @@ def process(monkeypatch, tmp_path, *args: str) -> None:
     cmdline = tmp_path / 'cmdline'
     cmdline.write_bytes(b''.join(arg.encode() + b'\0' for arg in args))
     monkeypatch.setattr(check_module, 'PROC_CMDLINE', str(cmdline), raising=False)
+
+
+def cache_contents(datadog_agent, keys: set[str]) -> dict[str, str]:
+    """The Agent's whole persistent cache: every key written in the test, with its value now."""
+    return {key: datadog_agent.read_persistent_cache(key) for key in keys}
 
 
 @pytest.fixture(params=['command line', 'DD_CMD_PORT'])
@@ -43,13 +50,13 @@ def one_shot(request, monkeypatch, tmp_path):
 
 
 def test_agent_check_runs_write_no_cursor_and_the_agent_then_delivers_everything_once(
-    sandbox, instance, crawler, clock, datadog_agent, aggregator, one_shot
+    sandbox, instance, crawler, clock, datadog_agent, sent_logs, cache_keys, aggregator, one_shot
 ):
     enter, leave = one_shot
     logs = feed(sandbox, seed='one-shot', start=START - 30 * 60, end=START + 10 * 60, count=1000)
     crawler.start(instance)  # the Agent's own instance, running before and after
     crawler.run(times=4)
-    cache_before = dict(datadog_agent._cache)
+    cache_before = cache_contents(datadog_agent, cache_keys)
     shipped = list(crawler.sent_keys())
 
     enter()
@@ -57,13 +64,13 @@ def test_agent_check_runs_write_no_cursor_and_the_agent_then_delivers_everything
         one_shot_check = crawler.start(instance)
         crawler.run()
         assert one_shot_check.get_warnings()[-1] == ONE_SHOT_WARNING
-        assert datadog_agent._cache == cache_before, 'no cursor, no pin, nothing written'
+        assert cache_contents(datadog_agent, cache_keys) == cache_before, 'no cursor, no pin, nothing written'
     assert len(crawler.sent_keys()) > len(shipped), 'it read and submitted as usual (the Agent drops those)'
     aggregator.assert_service_check('acme.can_connect', AgentCheck.OK)
     leave()
 
     crawler.check_ids.clear()
-    datadog_agent._sent_logs.clear()  # what the one-shot process submitted went nowhere
+    sent_logs.clear()  # what the one-shot process submitted went nowhere
     crawler.start(instance)  # the Agent's next runs
     crawler.run(times=60)
 

@@ -23,6 +23,8 @@ from .agent_emulation import (
 )
 from .clock import FakeClock
 
+pytestmark = pytest.mark.unit
+
 CHECK_ID = 'acme:c0ffee'
 
 
@@ -238,7 +240,7 @@ def test_install_routes_the_stub_to_the_emulated_agent(agent, monkeypatch, datad
     datadog_agent.write_persistent_cache('acme:cursor', 'seq 2')
 
     assert agent.log_path(CHECK_ID).read_text() == '{"message": "hello"}\n'
-    assert datadog_agent._sent_logs[CHECK_ID] == [{'message': 'hello'}]
+    datadog_agent.assert_logs(CHECK_ID, [{'message': 'hello'}])
     assert (
         (agent.run_path / 'acme' / 'cursor').read_text()
         == datadog_agent.read_persistent_cache('acme:cursor')
@@ -247,4 +249,4 @@ def test_install_routes_the_stub_to_the_emulated_agent(agent, monkeypatch, datad
     assert datadog_agent.get_config('logs_config.run_path') == str(agent.run_path)
     assert datadog_agent.get_config('logs_config.integrations_logs_files_max_size') == 20 / MB
     assert datadog_agent.get_config('logs_config.file_scan_period') == 10.0
-    assert datadog_agent.get_config('logs_enabled') is True  # other keys: the stub's
+    assert datadog_agent.get_config('logs_enabled') is True  # other keys: as before (conftest's agent_config)

@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import crawl_around, deeply_nested
 
+pytestmark = pytest.mark.integration
+
 
 def log_text(**fields) -> bytes:
     return json.dumps(fields).encode()

@@ -43,6 +43,8 @@ from .conftest import START, STREAMS
 from .sandbox import generate_bulk
 from .sandbox.timefmt import seconds_to_ns
 
+pytestmark = pytest.mark.integration
+
 TOKEN = 'bench-token'
 BULK_LOGS = env_int('ACME_BENCH_LOGS', 100_000)
 BIG_LOGS = env_int('ACME_BENCH_BIG_LOGS', 1_000_000)

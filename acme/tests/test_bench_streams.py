@@ -22,8 +22,12 @@ import subprocess
 import sys
 from dataclasses import asdict
 
+import pytest
+
 from .bench_support import INTEGRATION_ROOT, env_int, once
 from .stream_schedule import Measurement
+
+pytestmark = pytest.mark.integration
 
 # Streams, and simulated minutes: at least 5 rounds of the ideal N / 5 s each.
 SIZES = {

@@ -8,6 +8,8 @@ import pytest
 from .clock import FakeClock
 from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed, metric_total
 
+pytestmark = pytest.mark.integration
+
 SKEWS = [-120, -45, -20, 0, 20, 45, 120]  # seconds ACME's clock is ahead of the Agent's
 
 

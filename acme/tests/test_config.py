@@ -8,6 +8,8 @@ import yaml
 
 from .conftest import TOKEN
 
+pytestmark = pytest.mark.unit
+
 EXAMPLE = Path(__file__).parent.parent / 'datadog_checks' / 'acme' / 'data' / 'conf.yaml.example'
 VALID = {'url': 'https://api.acme.example', 'api_token': TOKEN}
 

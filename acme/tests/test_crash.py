@@ -3,11 +3,11 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """An Agent killed anywhere in a crawl, then started again: nothing is lost, and each kill costs at most one page.
 
-Each life of the Agent is a child process (tests/crash_child.py) on the same files: the persistent cache and the
-integration log file, written as the Agent writes them (tests/agent_emulation.py). ACME is the sandbox, in this
-process, on the real clock. Lives die by SIGKILL: their own, at a seeded moment (in the middle of a page, right
-after a log was written, in the middle of a cursor write, right after one), or this process's, after a seeded
-delay. A last life crawls to the end.
+Each life of the Agent is a child process (tests/crash_child.py, forked from one that has done its imports) on the
+same files: the persistent cache and the integration log file, written as the Agent writes them
+(tests/agent_emulation.py). ACME is the sandbox, in this process, on the real clock. Lives die by SIGKILL: their
+own, at a seeded moment (in the middle of a page, right after a log was written, in the middle of a cursor write,
+right after one), or this process's, after a seeded delay. A last life crawls to the end.
 
 Then every log must have been sent, and each kill may cost at most the page it interrupted: what a life sends
 again are, per stream, the logs right after the last cursor written in full. (A life may send again the pages of
@@ -38,6 +38,8 @@ from .crash_harness import (
 )
 from .sandbox import AcmeSandbox
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def acme() -> Iterator[tuple[AcmeSandbox, dict[str, list]]]:
@@ -66,9 +68,12 @@ def test_kills_lose_nothing_and_cost_at_most_a_page_each(acme, tmp_path):
     restarts = AgentRestarts(root=root, logs_dir=logs_dir, instance=instance)
     rng = random.Random(SEED)
 
-    for planned_kill in kill_schedule(rng):
-        restarts.live(planned_kill, seed=rng.randrange(2**31), parent_delay=rng.uniform(0, MAX_PARENT_KILL_DELAY))
-    restarts.live(NO_SELF_KILL, seed=0)
+    try:
+        for planned_kill in kill_schedule(rng):
+            restarts.live(planned_kill, seed=rng.randrange(2**31), parent_delay=rng.uniform(0, MAX_PARENT_KILL_DELAY))
+        restarts.live(NO_SELF_KILL, seed=0)
+    finally:
+        restarts.close()
 
     report = summary(restarts, expected)
     violations = crawl_violations(restarts, expected)

@@ -20,6 +20,8 @@ from .conftest import (
     stream_of_cursor_key,
 )
 
+pytestmark = pytest.mark.integration
+
 
 def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):
     # Logs from the last hour and the next 40 minutes: ties, unordered ids, up to 60 s late arrival.
@@ -216,14 +218,14 @@ def test_all_streams_are_discovered_when_none_are_configured(sandbox, instance, 
     assert {r.stream for r in sandbox.stats.records if r.stream} == {*STREAMS, 'billing', 'edge-1', 'edge_2'}
 
 
-def test_nothing_is_fetched_while_the_agent_does_not_collect_logs(sandbox, instance, crawler, datadog_agent):
-    datadog_agent._config['logs_enabled'] = False
+def test_nothing_is_fetched_while_the_agent_does_not_collect_logs(sandbox, instance, crawler, agent_config, cache_keys):
+    agent_config['logs_enabled'] = False
     crawler.start(instance)
 
     crawler.run()
 
     assert sandbox.stats.requests == 0
-    assert datadog_agent._cache == {}, 'no cursor, no pin'
+    assert not cache_keys, 'no cursor, no pin'
     assert any('logs_enabled' in warning for warning in crawler.warnings())
 
 

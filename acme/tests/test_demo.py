@@ -58,6 +58,7 @@ def summary(output: str) -> dict[str, int]:
     return dict(zip(names, (int(value.replace(',', '')) for value in match.groups())))
 
 
+@pytest.mark.integration
 def test_a_rerun_resumes_from_the_cursors_in_the_run_path(tmp_path):
     # The same port: cursors belong to the `url`.
     port = free_port()
@@ -72,6 +73,7 @@ def test_a_rerun_resumes_from_the_cursors_in_the_run_path(tmp_path):
         assert re.search(r'intake: [\d,]+ logs received in the next 15 s', output)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     'args, option',
     [
@@ -87,6 +89,7 @@ def test_bad_settings_show_the_checks_configuration_error(tmp_path, args, option
     assert re.search(rf'the check did not start:\n  .*configuration.*\n  {option}\n', result.stderr), result.stderr
 
 
+@pytest.mark.unit
 def test_token_without_url_is_refused():
     result = demo('--token', 'my-token')
 
@@ -94,6 +97,7 @@ def test_token_without_url_is_refused():
     assert '--token goes with --url' in result.stderr
 
 
+@pytest.mark.integration
 def test_the_exit_status_is_1_when_no_run_succeeded(tmp_path):
     url = f'http://127.0.0.1:{free_port()}'  # nothing listens there
     result = demo('--url', url, '--token', 't', '--runs', '1', '--interval', '1', '--run-path', str(tmp_path / 'run'))
@@ -103,6 +107,7 @@ def test_the_exit_status_is_1_when_no_run_succeeded(tmp_path):
     assert '0 succeeded' in result.stdout
 
 
+@pytest.mark.integration
 def test_an_intake_outage_holds_the_logs_then_delivers_each_once(tmp_path):
     output = sandbox_demo(
         tmp_path / 'run', '--reset', '--runs', '8', '--agent-file-cap', '1', '--intake-down', '2:60', '--rate', '5'
@@ -120,6 +125,7 @@ def test_an_intake_outage_holds_the_logs_then_delivers_each_once(tmp_path):
     assert output.count('Stream `prod-web` starts without a cursor') == 1
 
 
+@pytest.mark.integration
 def test_a_wiped_run_path_resumes_where_the_logs_datadog_received_end(tmp_path):
     output = sandbox_demo(tmp_path / 'run', '--reset', '--runs', '11', '--wipe-run-path', '6', '--rate', '5')
 

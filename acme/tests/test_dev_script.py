@@ -13,6 +13,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 DEV = Path(__file__).resolve().parents[2] / 'dev'
 
 

@@ -144,14 +144,14 @@ def wait_until_ready(process: subprocess.Popen, timeout: float = 60.0) -> str:
 
 
 @pytest.mark.integration
-def test_the_e2e_config_crawls_the_sandbox_command(sandbox_process, dd_run_check, datadog_agent, aggregator):
+def test_the_e2e_config_crawls_the_sandbox_command(sandbox_process, dd_run_check, sent_logs, aggregator):
     config = e2e_config(sandbox_process)
     check = AcmeCheck('acme', config['init_config'], config['instances'])
     check.check_id = 'acme:e2e-config'
 
     dd_run_check(check)
 
-    logs = datadog_agent._sent_logs[check.check_id]
+    logs = sent_logs[check.check_id]
     assert logs, 'no log submitted'
     assert {stream_of(log) for log in logs} == set(STREAMS)
     assert all(log['ddsource'] == SOURCE for log in logs)

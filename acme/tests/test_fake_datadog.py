@@ -15,6 +15,8 @@ from .agent_emulation import Intake
 from .clock import FakeClock
 from .fake_datadog import FakeDatadog
 
+pytestmark = pytest.mark.integration
+
 KEYS = {'DD-API-KEY': 'api-key', 'DD-APPLICATION-KEY': 'app-key'}
 SEARCH, LIST = '/api/v2/logs/events/search', '/api/v2/logs/events'
 START_MS = 1795694400000  # conftest's START, 2026-11-26T12:00:00Z

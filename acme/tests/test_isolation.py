@@ -15,6 +15,8 @@ from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, 
 from .sandbox import generate_logs
 from .stream_schedule import AgentScheduler
 
+pytestmark = pytest.mark.integration
+
 INTERVAL = 15.0
 
 

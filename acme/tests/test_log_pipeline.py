@@ -16,6 +16,8 @@ from datadog_checks.acme.timing import parse_rfc3339
 
 from .conftest import TOKEN
 
+pytestmark = pytest.mark.unit
+
 SAMPLES = yaml.safe_load((Path(__file__).parent.parent / 'assets' / 'logs' / 'acme_tests.yaml').read_text())['tests']
 
 

@@ -35,6 +35,8 @@ from .stream_schedule import (
     wasted_requests,
 )
 
+pytestmark = pytest.mark.integration
+
 # What bounds a round of visits, one request each (see the_staleness_bound): ACME's 300 requests a minute, a quarter
 # of them per 15 s run on average.
 REQUESTS_PER_RUN = math.floor(300 * INTERVAL / 60)

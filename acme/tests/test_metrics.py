@@ -3,11 +3,15 @@
 # Licensed under a 3-clause BSD style license (see LICENSE)
 """The crawler's own telemetry, as declared in metadata.csv."""
 
+import pytest
+
 from datadog_checks.acme.timing import parse_rfc3339
 from datadog_checks.dev.utils import get_metadata_metrics
 
 from .conftest import HOUR, START, expected_keys, feed, metric_total, recovery_options
 from .sandbox import Faults
+
+pytestmark = pytest.mark.integration
 
 
 def assert_metrics_match_metadata(aggregator, metadata):

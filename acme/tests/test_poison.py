@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import crawl_around, deeply_nested, metric_total
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def lines(datadog_agent, monkeypatch):
@@ -111,9 +113,9 @@ def test_a_long_message_is_cut_to_the_agents_line_size_and_the_log_says_so(sandb
 
 
 def test_huge_attributes_are_cut_largest_first_to_the_configured_line_size(
-    sandbox, instance, crawler, lines, datadog_agent, aggregator
+    sandbox, instance, crawler, lines, agent_config, aggregator
 ):
-    datadog_agent._config['logs_config.max_message_size_bytes'] = 50_000
+    agent_config['logs_config.max_message_size_bytes'] = 50_000
     attributes = {'small': 'kept', 'huge': 'x' * 80_000, 'big': {'list': ['y' * 100] * 300}}
     log = {'id': 'a', 'timestamp': '2026-11-26T11:50:00Z', 'message': 'short', 'attributes': attributes}
     sandbox.add_logs('audit', [log])
@@ -132,8 +134,8 @@ def test_huge_attributes_are_cut_largest_first_to_the_configured_line_size(
     assert metric_total(aggregator, 'acme.logs.truncated', 'acme_stream:audit') == 1
 
 
-def test_a_log_no_cut_can_fit_is_skipped_named_and_passed(sandbox, instance, crawler, datadog_agent, aggregator):
-    datadog_agent._config['logs_config.max_message_size_bytes'] = 2_000
+def test_a_log_no_cut_can_fit_is_skipped_named_and_passed(sandbox, instance, crawler, agent_config, aggregator):
+    agent_config['logs_config.max_message_size_bytes'] = 2_000
     long_id = poison('"attributes":{"k":"v"}').replace(b'"p1"', b'"' + b'p' * 3000 + b'"')
 
     assert crawl_around(sandbox, instance, crawler, long_id) == []

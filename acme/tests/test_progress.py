@@ -8,6 +8,8 @@ import pytest
 from .conftest import HOUR, START, assert_exactly_once, expected_keys
 from .sandbox import generate_logs
 
+pytestmark = pytest.mark.integration
+
 TIE = '2026-11-26T11:30:00.123456789Z'
 
 
@@ -38,7 +40,7 @@ def test_a_failed_cursor_write_on_a_new_streams_first_page_loses_nothing(
     write = datadog_agent.write_persistent_cache
 
     def write_failing_once_logs_were_sent(key, value):
-        if datadog_agent._sent_logs and not failed:
+        if crawler.sent() and not failed:
             failed.append(key)  # the first page's cursor, after its logs went out
             raise OSError('disk full')
         write(key, value)
@@ -59,7 +61,7 @@ def test_a_failed_cursor_write_on_a_new_streams_first_page_loses_nothing(
 
 
 def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(
-    sandbox, instance, crawler, clock, datadog_agent, monkeypatch
+    sandbox, instance, crawler, clock, agent_config
 ):
     crawler.start(instance)
     crawler.run()
@@ -74,11 +76,11 @@ def test_a_stream_whose_cursor_is_damaged_is_pinned_before_the_run_reaches_it(
     sandbox.add_logs('audit', audit)
     sandbox.add_logs('prod-web', backlog)
     # An Agent whose file of this check's logs takes 512 bytes: without its registry, a run hands over a quarter.
-    monkeypatch.setitem(datadog_agent._config, 'logs_config.integrations_logs_files_max_size', 512 / 1024 / 1024)
+    agent_config['logs_config.integrations_logs_files_max_size'] = 512 / 1024 / 1024
     crawler.start({**instance, 'streams': ['prod-web', 'audit'], 'page_size': 5, 'max_run_time': 2})
     crawler.run()
     assert not [key for key in crawler.sent_keys() if key[0] == 'audit'], 'the first run did not reach it'
-    monkeypatch.delitem(datadog_agent._config, 'logs_config.integrations_logs_files_max_size')
+    del agent_config['logs_config.integrations_logs_files_max_size']
 
     crawler.start({**instance, 'timeout': 11})  # a restart (with another config digest), minutes later
     clock.advance(300)

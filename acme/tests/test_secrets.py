@@ -16,6 +16,8 @@ from datadog_checks.base import AgentCheck
 
 from .conftest import HOUR, START, TOKEN, assert_exactly_once, expected_keys, feed
 
+pytestmark = pytest.mark.integration
+
 
 def forms(secret: str) -> list[str]:
     return [secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=''), quote(secret)]

@@ -8,10 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datadog_checks.acme.timing import AcmeClock, RunOver, RunTime, format_rfc3339, parse_rfc3339
+from datadog_checks.acme.timing import AcmeClock, format_rfc3339, parse_rfc3339
 
 from .clock import FakeClock
 from .conftest import START
+
+pytestmark = pytest.mark.unit
 
 instants = st.integers(min_value=0, max_value=253402300799 * 10**9)  # up to 9999-12-31T23:59:59.999999999Z
 # Leave a day at the top, so that a positive offset cannot push the local date past year 9999.
@@ -122,20 +124,6 @@ class TestAcmeClock:
 
         assert acme.observe(date, sent_at=START, received_at=START) is None
         assert acme.offset == 0.0 and acme.skew is None
-
-
-def test_the_run_time_is_a_deadline_every_wait_keeps_to():
-    clock = FakeClock(START)
-    run_time = RunTime(clock=clock)
-    run_time.begin(10)
-    clock.advance(4)
-
-    assert run_time.left() == 6 and run_time.allows_wait(5.9) and not run_time.allows_wait(6)
-    clock.advance(6)
-    with pytest.raises(RunOver):
-        run_time.check()
-    run_time.begin(10)  # the next run
-    assert run_time.left() == 10
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,7 @@ def written(fake: FakeDatadog) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in fake.requests if r.method not in ('GET', 'HEAD')]
 
 
+@pytest.mark.integration
 def test_the_first_run_creates_every_asset_the_manifest_lists(capsys, fake):
     code, lines, err = upload(capsys, fake)
 
@@ -63,6 +64,7 @@ def test_the_first_run_creates_every_asset_the_manifest_lists(capsys, fake):
     assert all(r.headers['dd-api-key'] == API_KEY and r.headers['dd-application-key'] == APP_KEY for r in fake.requests)
 
 
+@pytest.mark.integration
 def test_a_second_run_updates_each_asset_in_place_without_duplicates(capsys, fake):
     upload(capsys, fake)
     ids = {kind: sorted(store, key=str) for kind, store in fake.assets.items()}
@@ -83,6 +85,7 @@ def test_a_second_run_updates_each_asset_in_place_without_duplicates(capsys, fak
     assert len(fake.assets['pipelines'][pipeline_id]['processors']) == len(PIPELINE_YAML['pipeline']['processors'])
 
 
+@pytest.mark.integration
 def test_an_asset_made_by_hand_under_the_same_name_is_updated_not_duplicated(capsys, fake):
     monitor = MONITORS[0]
     fake.assets['monitors'][7] = {**monitor, 'query': 'avg(last_5m):avg:system.load.1{*} > 1', 'id': 7}
@@ -96,6 +99,7 @@ def test_an_asset_made_by_hand_under_the_same_name_is_updated_not_duplicated(cap
     assert len(fake.assets['monitors']) == len(MONITORS) + 1
 
 
+@pytest.mark.integration
 def test_the_uploaded_pipeline_has_the_logs_pipelines_api_field_names(capsys, fake):
     upload(capsys, fake)
 
@@ -122,6 +126,7 @@ def test_the_uploaded_pipeline_has_the_logs_pipelines_api_field_names(capsys, fa
         }
 
 
+@pytest.mark.unit
 def test_integrations_core_names_of_other_processors_map_to_the_api_names():
     pipeline = {
         'pipeline': {
@@ -172,6 +177,7 @@ def test_integrations_core_names_of_other_processors_map_to_the_api_names():
     }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     'env, named',
     [
@@ -189,6 +195,7 @@ def test_wrong_keys_fail_with_a_clear_message_and_change_nothing(capsys, fake, e
     assert written(fake) == [] and not any(fake.assets.values())
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     'env, message',
     [
@@ -206,6 +213,7 @@ def test_a_missing_key_is_named_before_anything_is_sent(capsys, fake, env, messa
     assert fake.requests == []
 
 
+@pytest.mark.integration
 def test_a_dry_run_says_what_it_would_do_and_writes_nothing(capsys, fake):
     code, lines, _ = upload(capsys, fake, '--dry-run')
     assert code == 0 and len(lines) == 2 + len(MONITORS) and all('would create (dry run)' in line for line in lines)
@@ -220,6 +228,7 @@ def test_a_dry_run_says_what_it_would_do_and_writes_nothing(capsys, fake):
     assert written(fake) == []
 
 
+@pytest.mark.integration
 def test_a_dry_run_without_keys_only_checks_the_files(capsys, fake):
     code, lines, _ = upload(capsys, fake, '--dry-run', env={})
 
@@ -227,6 +236,7 @@ def test_a_dry_run_without_keys_only_checks_the_files(capsys, fake):
     assert fake.requests == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     'site, api_url, app_url',
     [
@@ -241,6 +251,7 @@ def test_the_api_url_comes_from_the_site(site, api_url, app_url):
     assert upload_assets.app_url_for(api_url) == app_url
 
 
+@pytest.mark.unit
 def test_dd_site_picks_the_api_url_and_api_url_overrides_it(monkeypatch):
     used = []
     monkeypatch.setattr(upload_assets, 'upload', lambda assets, datadog, **_: used.append(datadog.api_url))
@@ -251,6 +262,7 @@ def test_dd_site_picks_the_api_url_and_api_url_overrides_it(monkeypatch):
     assert used == ['https://api.datadoghq.eu', 'https://api.datadoghq.com', 'http://127.0.0.1:1']
 
 
+@pytest.mark.unit
 def test_the_tool_does_not_import_the_check():
     source = (Path(__file__).parent / 'upload_assets.py').read_text()
     assert 'datadog_checks' not in source

@@ -837,8 +837,9 @@ class LocalServer(ThreadingHTTPServer):
         super().__init__(address, handler)
 
     def serve_in_background(self, name: str) -> LocalServer:
+        # `stop` waits for the loop to see it, up to a poll interval: a test's teardown, for every test with a server.
         self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={'poll_interval': 0.05}, name=name, daemon=True
+            target=self.serve_forever, kwargs={'poll_interval': 0.005}, name=name, daemon=True
         )
         self._thread.start()
         return self
