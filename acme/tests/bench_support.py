@@ -199,11 +199,7 @@ class AgentSinks:
     def writes_by_stream(self) -> dict[str, int]:
         by_stream: Counter[str] = Counter()
         for key, count in self.writes_by_key.items():
-            # A cursor slot, or the creation instant remembered for the stream (`acme_created_<stream id>`).
-            if 'log_cursor_' in key:
-                by_stream[stream_of_cursor_key(key)] += count
-            else:
-                by_stream[key.split('acme_created_', 1)[-1]] += count
+            by_stream[stream_of_cursor_key(key)] += count  # every key is a cursor slot
         return dict(sorted(by_stream.items()))
 
 

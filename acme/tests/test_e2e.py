@@ -65,7 +65,6 @@ def test_agent_crawls_the_sandbox(dd_agent_check):
         for instance_tag in TAGS:
             aggregator.assert_metric_has_tag(metric, instance_tag)
     aggregator.assert_metric_has_tag('acme.api.requests', 'status_class:2xx')
-    aggregator.assert_metric('acme.api.request.duration')
     aggregator.assert_metrics_using_metadata(get_metadata_metrics())
 
 
