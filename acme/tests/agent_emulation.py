@@ -221,7 +221,9 @@ class _Written:
 class LogsAgent:
     """The logs side of one Agent process on `run_path`, a second at a time on a shared fake clock.
 
-    `send_log` is the integrations launcher (an IntegrationLogFile per check id, created with the first line); one
+    `schedule` and `send_log` are the integrations launcher: it creates a check's file, empty, when the check's
+    `logs:` entry is scheduled (`createFile`; a file already there is kept, as after `scanInitialFiles`), and
+    appends to it (an IntegrationLogFile per check id); one
     Tailer per file ships it to `intake`; the auditor keeps, per file, the offset after the last line the intake
     accepted and writes `<run_path>/registry.json` every second, in place, through `write_file` (a test replaces
     it to tear the write, as PersistentCacheDir's). `persistent_cache` lives on the run path too.
@@ -284,14 +286,20 @@ class LogsAgent:
 
     # The Agent
 
-    def send_log(self, line: str, check_id: str) -> None:
-        """The launcher's append of a check's line (re-creating the file first if the line would pass the cap)."""
+    def schedule(self, check_id: str) -> IntegrationLogFile:
+        """The launcher's `createFile`, when a check with a `logs:` entry of `type: integration` is scheduled."""
         log_file = self.files.get(check_id)
         if log_file is None:
             path = integration_log_path(self.run_path, check_id)
             log_file = self.files[check_id] = IntegrationLogFile(path, int(self.cap_mb * MB))
+            log_file.path.touch()
             if path not in self.tailers:
                 self._tail(path)
+        return log_file
+
+    def send_log(self, line: str, check_id: str) -> None:
+        """The launcher's append of a check's line (re-creating the file first if the line would pass the cap)."""
+        log_file = self.schedule(check_id)
         truncations = log_file.truncations
         log_file.append(line)
         if log_file.truncations != truncations:

@@ -131,6 +131,8 @@ class Crawler:
         self.check = self._make_check(instance)
         if self.check.check_id not in self.check_ids:
             self.check_ids.append(self.check.check_id)
+        if self.agent is not None:
+            self.agent.schedule(self.check.check_id)
         return self.check
 
     def run(self, times: int = 1, *, extract_message: bool = True) -> None:

@@ -280,6 +280,7 @@ class Demo:
         """The check as the Agent creates it when it starts: same configuration, same check id."""
         check = AcmeCheck('acme', {}, [self.instance])
         check.check_id = self.check_id
+        self.agent.schedule(self.check_id)  # the `logs:` entry: the Agent creates the check's file
         if isinstance(self.clock, FakeClock):
             check.clock = self.clock
         # With cursor recovery, a stream without a cursor waits until RECOVERY_DELAY after the check's first run.

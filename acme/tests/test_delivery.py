@@ -12,7 +12,7 @@ import pytest
 from datadog_checks.acme.agent_log_file import MB
 
 from .agent_emulation import write_torn
-from .conftest import HOUR, START, STREAMS, assert_exactly_once, delivered_keys, expected_keys, metric_total
+from .conftest import HOUR, START, STREAMS, assert_exactly_once, delivered_keys, expected_keys, feed, metric_total
 from .sandbox import generate_logs
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def test_a_ten_minute_outage_at_a_10_mb_cap_with_an_agent_restart_loses_nothing(
 ):
     logs_agent.cap_mb = 10
     logs = backlog(sandbox, count=8000, message_bytes=300)  # about 16 MB
-    settings = {**instance, 'streams': BACKLOG_STREAMS}
+    settings = {**instance, 'streams': BACKLOG_STREAMS, 'page_size': 100}  # about 4 MB a run: 3 runs fill the file
     crawler.start(settings)
     crawler.run()
 
@@ -143,8 +143,8 @@ def test_without_the_agents_registry_an_intake_outage_loses_lines(
 
 
 def test_lines_in_the_file_when_the_agent_restarts_are_shipped_once(sandbox, instance, crawler, logs_agent):
-    logs = backlog(sandbox, count=1000)
-    settings = {**instance, 'streams': BACKLOG_STREAMS}
+    logs = backlog(sandbox, count=3000)
+    settings = {**instance, 'streams': BACKLOG_STREAMS, 'page_size': 50}  # a run hands over less than the file takes
     crawler.start(settings)
     crawler.run()  # the intake accepted the first lines: the registry knows the file
     logs_agent.intake.up = False
@@ -159,3 +159,44 @@ def test_lines_in_the_file_when_the_agent_restarts_are_shipped_once(sandbox, ins
     assert in_file > 1000
     assert_delivered_once(logs_agent, logs)
     assert [json.loads(line)['acme']['id'] for line in logs_agent.delivered_lines()[:10]], 'shipped from the file'
+
+
+def test_the_file_the_agent_creates_for_the_check_is_followed_from_the_first_run(
+    sandbox, instance, crawler, logs_agent, aggregator, caplog
+):
+    caplog.set_level(logging.INFO)
+    logs = backlog(sandbox, count=10)
+    crawler.start({**instance, 'streams': BACKLOG_STREAMS})  # the Agent creates the check's file, empty
+    crawler.run()
+
+    assert len(aggregator.metrics('acme.agent.unshipped_bytes')) == 1, 'the registry rule from the first run'
+    assert not [record for record in caplog.records if 'is not at' in record.message]
+    crawler.run(times=2)
+    assert_delivered_once(logs_agent, logs)
+
+
+def test_a_file_no_registry_entry_will_ever_acknowledge_is_held_18_hours_at_most(
+    sandbox, instance, crawler, logs_agent, clock
+):
+    # The intake is down from the start, so the registry has no entry for the file; the Agent restarts, and its tailer
+    # starts at the file's end: those lines are the Agent's loss, and no entry will ever acknowledge them. Held 18 h,
+    # every one of them is too old for the intake anyway: the check lets the Agent re-create the file.
+    backlog(sandbox, count=3000)
+    settings = {**instance, 'streams': BACKLOG_STREAMS}
+    logs_agent.intake.up = False
+    crawler.start(settings)
+    crawler.run(times=3)
+    logs_agent.restart()
+    logs_agent.intake.up = True
+    crawler.start(settings)
+    crawler.run(times=4)
+    assert delivered_keys(logs_agent) == [], 'held: nothing acknowledges the file'
+
+    clock.advance(18 * HOUR - 4 * 15)
+    crawler.run()  # still held: 18 h are not over
+    assert delivered_keys(logs_agent) == []
+    now = clock.time()
+    fresh = feed(sandbox, seed='after', start=now + 15, end=now + 120, count=50, late_rate=0)
+    crawler.run(times=16)
+    assert set(expected_keys(fresh, since=0, until=now + 120)) == set(delivered_keys(logs_agent))
+    assert logs_agent.truncations == 1 and not logs_agent.lost['recreation'], 'no line the intake would take was lost'

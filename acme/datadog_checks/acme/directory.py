@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .recovery import Recovery
     from .stream import AcmeLogStream
 
+    Adopt = Callable[[StreamInfo], AcmeLogStream]  # a listed stream made an AcmeLogStream, with its cursor
+
 LISTING_INTERVAL = 5 * 60
 LISTING_RETRY = 60  # after a failed listing the known streams are crawled, and the listing waits this long
 LISTING_PAGE_SIZE = 1000  # ACME's maximum: a listing entry is small
@@ -27,15 +29,8 @@ LISTING_PAGE_SIZE = 1000  # ACME's maximum: a listing entry is small
 class StreamDirectory:
     """Known streams by id, in listing order (or in the order of `streams` when it is configured)."""
 
-    def __init__(
-        self,
-        crawl: Crawl,
-        *,
-        configured: tuple[str, ...] | None,
-        adopt: Callable[[StreamInfo], AcmeLogStream],
-        recovery: Recovery | None,
-    ) -> None:
-        self._crawl, self._configured, self._adopt, self._recovery = crawl, configured, adopt, recovery
+    def __init__(self, crawl: Crawl, *, streams: tuple[str, ...] | None, adopt: Adopt, recovery: Recovery | None):
+        self._crawl, self._configured, self._adopt, self._recovery = crawl, streams, adopt, recovery
         crawl.others_waiting = self.others_waiting
         self.streams: dict[str, AcmeLogStream] = {}
         self._listing_at = float('-inf')  # when the listing is due
