@@ -44,11 +44,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .sandbox.server import LocalServer
+from .sandbox.server import LocalServer, Served
 
 if TYPE_CHECKING:
     from .agent_emulation import Intake
@@ -134,7 +133,7 @@ class Request:
     status: int
 
 
-class FakeDatadog:
+class FakeDatadog(Served):
     """The Datadog API endpoints described in the module docstring, served on `host:port` (0: any free port)."""
 
     def __init__(
@@ -160,33 +159,11 @@ class FakeDatadog:
         self.assets: dict[str, dict[Any, dict[str, Any]]] = {kind: {} for kind in _KINDS.values()}
         self._window, self._used, self._ids = -1, 0, 0
         self._lock = threading.RLock()
-        self._server: _Server | None = None
 
-    # Lifecycle
+    # Lifecycle (start, stop, `with`, port and url: Served)
 
-    def start(self) -> FakeDatadog:
-        self._server = _Server((self.host, self._port), self)
-        self._server.serve_in_background('fake-datadog')
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def __enter__(self) -> FakeDatadog:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError('not started')
-        return f'http://{self.host}:{self._server.server_address[1]}'
+    def _serve(self) -> LocalServer:
+        return _Server((self.host, self._port), self)
 
     # Requests
 

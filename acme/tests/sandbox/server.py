@@ -31,7 +31,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .accounts import Account, Accounts, Stream
@@ -113,7 +113,51 @@ class _Exchange:
     fault: str | None = None
 
 
-class AcmeSandbox:
+class Served:
+    """What serves itself on a LocalServer: start and stop, also as `with`, and its address once started."""
+
+    host: str
+    _port: int
+    _server: LocalServer | None = None
+
+    def _serve(self) -> LocalServer:
+        raise NotImplementedError
+
+    def start(self: _S) -> _S:
+        if self._server is not None:
+            raise RuntimeError(f'{type(self).__name__} already started')
+        self._server = self._serve()
+        self._server.serve_in_background(type(self).__name__)
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f'{type(self).__name__} not started')
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f'http://{self.host}:{self.port}'
+
+
+_S = TypeVar('_S', bound=Served)
+
+
+class AcmeSandbox(Served):
     """An ACME Logs API server for tests, the dev environment and benchmarks.
 
     Everything time-based reads `now()`, that is `clock` (zero-arg, Unix seconds) plus
@@ -172,44 +216,16 @@ class AcmeSandbox:
         self._lock = threading.RLock()
         self._token = token
         self._accounts = Accounts(token)
-        self._server: _Server | None = None
 
-    # Lifecycle
+    # Lifecycle (start, stop, `with`, port and url: Served)
 
-    def start(self) -> AcmeSandbox:
-        if self._server is not None:
-            raise RuntimeError('sandbox already started')
-        self._server = _Server((self.host, self._port), self)
-        self._server.serve_in_background('acme-sandbox')
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
+    def _serve(self) -> LocalServer:
+        return _Server((self.host, self._port), self)
 
     def drop_connections(self) -> None:
         """Close every open connection, as a load balancer does with idle keep-alive connections."""
         if self._server is not None:
             self._server.close_connections()
-
-    def __enter__(self) -> AcmeSandbox:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError('sandbox not started')
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f'http://{self.host}:{self.port}'
 
     # Knobs
 
