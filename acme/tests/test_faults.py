@@ -97,6 +97,34 @@ def test_retry_after_stops_all_requests_until_then_also_across_runs(sandbox, ins
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START))
 
 
+def test_a_429s_retry_after_is_obeyed_for_5_minutes_at_most(sandbox, instance, crawler):
+    # `Retry-After: 7200` on a 429 held every request of the token for 2 hours, while each run said "retrying next
+    # run"; a longer limit is met again by the next request.
+    logs = feed(sandbox, seed='long-429', start=START - 30 * 60, end=START - 2 * 60, count=100, late_rate=0)
+    crawler.start(instance)
+    sandbox.fail_stream('audit', status=429, retry_after=7200)
+    crawler.run()
+    sandbox.heal_stream('audit')
+    limited = sandbox.stats.requests
+
+    crawler.run(times=21)  # 5 minutes and 15 s
+
+    assert sandbox.stats.requests > limited, 'ACME asked again within 5 minutes'
+    assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=START))
+
+
+def test_can_connect_is_critical_when_no_stream_can_be_read(sandbox, instance, crawler, aggregator):
+    # ACME unreachable once the streams are known: each stream fails on its own, and none can be read.
+    crawler.start(instance)
+    crawler.run()
+    sandbox.stop()
+
+    crawler.run()
+
+    aggregator.assert_service_check('acme.can_connect', AgentCheck.CRITICAL)
+    assert aggregator.service_checks('acme.can_connect')[-1].message.startswith('2 of 2 streams failing')
+
+
 def test_rejected_token_fails_the_run_without_showing_it(sandbox, instance, crawler, aggregator, captured_logs):
     crawler.start({**instance, 'api_token': 'wrong-' + TOKEN})
 

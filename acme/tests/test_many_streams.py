@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from datadog_checks.acme.directory import LISTING_INTERVAL, LISTING_PAGE_SIZE
+from datadog_checks.acme.directory import LISTING_INTERVAL
+from datadog_checks.acme.stream import MAX_PAGE_SIZE
 from datadog_checks.acme.timing import parse_rfc3339
 
 from .conftest import START, STREAMS, assert_exactly_once, expected_keys
@@ -50,7 +51,7 @@ def the_staleness_bound(streams: int) -> float:
     15 s run on average. A round thus needs R = ceil((N + listing pages) / 75) runs, and a stream waits at most R runs
     plus the one it was visited in, 15 s apart. With 200 streams: R = 3, 60 s = 1.5 x the ideal N / 5 s.
     """
-    runs = math.ceil((streams + math.ceil(streams / LISTING_PAGE_SIZE)) / REQUESTS_PER_RUN)
+    runs = math.ceil((streams + math.ceil(streams / MAX_PAGE_SIZE)) / REQUESTS_PER_RUN)
     return (runs + 1) * INTERVAL
 
 

@@ -5,6 +5,7 @@
 where the logs Datadog received end (Datadog's Logs search API, tests.fake_datadog), not `initial_lookback` ago."""
 
 import json
+import logging
 import math
 from collections import Counter
 
@@ -16,6 +17,7 @@ from datadog_checks.acme.recovery import BATCH, RECOVERY_DELAY
 
 from .agent_emulation import Received
 from .conftest import HOUR, START, STREAMS, delivered_keys, expected_keys, feed, metric_total, recovery_options
+from .fake_datadog import FakeDatadog
 
 pytestmark = pytest.mark.integration
 PAGE = 50
@@ -72,11 +74,10 @@ def test_without_an_application_key_a_replaced_pod_starts_over_and_says_how_to_r
     delivered = delivered_keys(logs_agent)
     assert set(expected_keys(logs, since=START - HOUR, until=clock.time() - 15 - 60)) <= set(delivered)
     assert len(delivered) > 1.5 * len(set(delivered)), 'the whole lookback sent again, as before'
-    warnings = crawler.check.get_warnings()
+    warnings = crawler.check.get_warnings()  # of the 8 runs since the pod was replaced
     for stream in STREAMS:
-        assert any(
-            w.startswith(f'Stream `{stream}` starts without a cursor') and '`datadog_app_key`' in w for w in warnings
-        )
+        said = [w for w in warnings if w.startswith(f'Stream `{stream}` starts without a cursor')]
+        assert len(said) == 1 and '`datadog_app_key`' in said[0], 'once per stream, saying how to recover'
 
 
 def delivered_before(logs_agent, url: str, streams: list[str]) -> None:
@@ -183,3 +184,55 @@ def test_acme_and_datadog_each_get_their_own_credentials_only(
     assert all('DD-APPLICATION-KEY' in r.headers and 'Authorization' not in r.headers for r in to_datadog)
     assert all('X-Tenant' not in r.headers for r in to_datadog), 'the instance\'s HTTP options are ACME\'s'
     assert all('DD-API-KEY' not in r.headers and 'DD-APPLICATION-KEY' not in r.headers for r in to_acme)
+
+
+def test_by_default_recovery_uses_the_agents_site_and_keys_and_never_says_a_key(
+    sandbox, instance, crawler, logs_agent, agent_config, monkeypatch, caplog
+):
+    # The Agent's `site`, `api_key` and `app_key`, and no recovery option in the instance. This machine cannot reach
+    # datadoghq.eu: the request is recorded at the HTTP layer and answered with the fake Datadog's 403.
+    caplog.set_level(logging.DEBUG)
+    api_key, app_key = 'agent-api-key-0123', 'agent-app-key-4567'
+    agent_config.update({'site': 'datadoghq.eu', 'api_key': api_key, 'app_key': app_key})
+    feed(sandbox, seed='site', start=START - HOUR, end=START - 2 * 60, count=20, late_rate=0)
+    to_datadog = []
+    send = requests.Session.send
+
+    def routed(session, request, **kwargs):
+        if not request.url.startswith('https://api.datadoghq.eu/'):
+            return send(session, request, **kwargs)
+        to_datadog.append((request.url, request.headers['DD-API-KEY'], request.headers['DD-APPLICATION-KEY']))
+        with FakeDatadog(intake=logs_agent.intake, clock=lambda: START) as fake:  # keys it does not know: 403
+            request.url = fake.url + request.path_url
+            return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, 'send', routed)
+    crawler.start(instance)
+
+    crawler.run(times=round(RECOVERY_DELAY / 15) + 2)
+
+    url = 'https://api.datadoghq.eu/api/v2/logs/events/search'
+    assert to_datadog == [(url, api_key, app_key)], 'the Agent\'s site and keys; a refused key is not tried again'
+    warnings = crawler.warnings()
+    assert any('Datadog refused the keys (HTTP 403)' in w for w in warnings)
+    said = '\n'.join([*warnings, caplog.text, crawler.check.sanitize(f'{api_key} {app_key}')])
+    assert api_key not in said and app_key not in said, 'registered as secrets, never said'
+
+
+def test_a_429_from_datadog_is_waited_out_until_its_reset_and_the_streams_are_then_recovered(
+    sandbox, instance, crawler, logs_agent, datadog, aggregator
+):
+    delivered_before(logs_agent, sandbox.url, STREAMS)
+    datadog.rate_limit, datadog.rate_period = 5, 600
+    crawler.start({**instance, **recovery_options(datadog)})
+    crawler.run(times=round(RECOVERY_DELAY / 15))  # the lookups are about to start
+    keys = {'DD-API-KEY': datadog.api_key, 'DD-APPLICATION-KEY': datadog.app_key}
+    while datadog.handle('POST', '/api/v2/logs/events/search', keys, b'{}')[0] != 429:
+        pass  # another client of the organization spends the window
+    others = len(datadog.requests)
+
+    crawler.run(times=45)  # the window resets 9 minutes later
+
+    assert [r.status for r in datadog.requests[others:]] == [429, 200], 'no request until the reset'
+    assert any('Datadog\'s search API rate limit' in w for w in crawler.warnings())
+    assert metric_total(aggregator, 'acme.recovery.streams', 'outcome:resumed') == len(STREAMS)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .timing import Clock
 
 MB = 1024 * 1024
-# The Agent's defaults: the file cap (100 MB on 7.7x and up), the total all integrations share (half counts for one:
+# The Agent's defaults (its settings win): the file cap, the total all integrations share (half counts for one:
 # past it the Agent deletes the least recent file), the tailer's scan period, the line size (1 MB at the intake), the
 # interval when `min_collection_interval` is not positive; then the rule without a registry.
 DEFAULT_FILE_MAX_SIZE_MB, DEFAULT_TOTAL_USAGE_MB, SHARE_OF_TOTAL, DEFAULT_SCAN_PERIOD = 10.0, 100.0, 0.5, 10.0

@@ -169,9 +169,9 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
             # Not `self.http`: the instance's HTTP options and headers are ACME's; Datadog gets the Agent's proxy.
             http = RequestsWrapper({}, self.init_config, logger=self.log)
             self.recovery = Recovery(crawl, http=http, api_url=api_url, api_key=api_key, app_key=app_key)
-        configured = tuple(dict.fromkeys(config.streams)) if config.streams else None
-        if config.streams and len(configured or ()) < len(config.streams):
-            twice = sorted({stream for stream in config.streams if config.streams.count(stream) > 1})
+        listed = config.streams or ()
+        configured = tuple(dict.fromkeys(listed)) or None
+        if twice := sorted({stream for stream in listed if listed.count(stream) > 1}):
             self.warning('`streams` lists %s more than once; each stream is crawled once', ', '.join(twice))
         self.directory = StreamDirectory(crawl, streams=configured, adopt=self._adopt, recovery=self.recovery)
 
@@ -188,20 +188,21 @@ class AcmeCheck(LogCrawlerCheck, ConfigMixin):
         try:
             super().check(_)  # the base package's loop, as it is
         except AuthenticationError as e:
-            self._report_connection(AgentCheck.CRITICAL, e.describe())
+            self._report_connection(AgentCheck.CRITICAL, str(e))
             raise
         except RunOver as e:
             self.log.debug('Run stopped early: %s; the next run resumes from the cursors', e)
         except AcmeApiError as e:  # everything submitted so far is checkpointed: the next run resumes from the cursors
-            self.warning('ACME did not answer usefully, %s; retrying next run', e.describe())
+            self.warning('ACME did not answer usefully, %s; retrying next run', e)
             limited = isinstance(e, RateLimited)
-            self._report_connection(AgentCheck.WARNING if limited else AgentCheck.CRITICAL, e.describe())
+            self._report_connection(AgentCheck.WARNING if limited else AgentCheck.CRITICAL, str(e))
             return
         finally:
             self._report_run()
         failing = [stream.problem or '' for stream in self.directory.streams.values() if stream.failures]
         message = f'{len(failing)} of {len(self.directory.streams)} streams failing: {"; ".join(failing)}'
-        self._report_connection(AgentCheck.WARNING if failing else AgentCheck.OK, message if failing else None)
+        status = AgentCheck.CRITICAL if len(failing) == len(self.directory.streams) else AgentCheck.WARNING  # none read
+        self._report_connection(status if failing else AgentCheck.OK, message if failing else None)
 
     def persistent_cache_id(self) -> str:
         """The cursors belong to the ACME endpoint, not to the token or the rest of the configuration."""

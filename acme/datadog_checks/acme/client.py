@@ -31,6 +31,7 @@ BACKOFF_BASE, BACKOFF_CAP = 0.5, 2.0
 RATE, BURST = 5.0, 25.0
 DEFAULT_RETRY_AFTER = 1.0  # a 429 without Retry-After (a proxy stripped it): wait this long rather than not at all
 MAX_RESET_WAIT = 60.0  # ACME's windows are 1 s and 60 s: a reset further away is not one
+RETRY_CAP = 300.0  # the longest Retry-After obeyed: an hour's, or `inf`, would look like a dead check
 
 
 class AcmeApiError(Exception):
@@ -39,12 +40,9 @@ class AcmeApiError(Exception):
     def __init__(self, reason: str, *, stream: str | None = None, status: int | None = None, code: str | None = None):
         self.reason, self.stream, self.status, self.code = reason, stream, status, code
         self.retry_after: float | None = None
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        where = f'stream `{self.stream}`' if self.stream else 'the stream listing'
-        details = ', '.join(part for part in (f'HTTP {self.status}' if self.status else '', self.code or '') if part)
-        return f'{where}: {self.reason}' + (f' ({details})' if details else '')
+        where = f'stream `{stream}`' if stream else 'the stream listing'
+        details = ', '.join(part for part in (f'HTTP {status}' if status else '', code or '') if part)
+        super().__init__(f'{where}: {reason}' + (f' ({details})' if details else ''))
 
 
 class TransientApiError(AcmeApiError): ...  # worth retrying later: network failures, timeouts, 5xx, non-JSON bodies
@@ -170,6 +168,7 @@ class AcmeClient:
             crawl.acme_clock.observe(headers.get('Date'), sent_at=sent_at, received_at=now) if status < 500 else None
         )
         retry_after = number(headers.get('Retry-After')) if status in (429, 503) else None
+        retry_after = None if retry_after is None else min(retry_after, RETRY_CAP)
         if status == 429:  # a 429's Retry-After holds the token; a 503's only what was asked (the caller's backoff)
             self.resume_at = max(self.resume_at, now + (DEFAULT_RETRY_AFTER if retry_after is None else retry_after))
         remaining, reset = number(headers.get('X-RateLimit-Remaining')), number(headers.get('X-RateLimit-Reset'))

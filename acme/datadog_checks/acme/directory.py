@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .client import INSTANCE_FAILURES, AcmeApiError
-from .stream import RETRY_CAP
+from .stream import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
     from .check import Crawl
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 LISTING_INTERVAL = 5 * 60
 LISTING_RETRY = 60  # after a failed listing the known streams are crawled, and the listing waits this long
-LISTING_PAGE_SIZE = 1000  # ACME's maximum: a listing entry is small
 
 
 class StreamDirectory:
@@ -79,7 +78,7 @@ class StreamDirectory:
         token = None
         try:
             while True:
-                infos, token = self._crawl.client.streams_page(limit=LISTING_PAGE_SIZE, page_token=token)
+                infos, token = self._crawl.client.streams_page(limit=MAX_PAGE_SIZE, page_token=token)
                 for info in infos:
                     if self._configured is None or info.id in self._configured:
                         stream = self.streams.get(info.id)
@@ -94,8 +93,8 @@ class StreamDirectory:
         except AcmeApiError as e:  # an expired page token too: the pass starts again later
             if not self.streams:
                 raise  # nothing to crawl meanwhile: the run fails, and says why
-            self._crawl.warn('Could not list ACME streams, %s; crawling the known streams', e.describe())
-            self._listing_at = self._crawl.clock.time() + max(LISTING_RETRY, min(e.retry_after or 0.0, RETRY_CAP))
+            self._crawl.warn('Could not list ACME streams, %s; crawling the known streams', e)
+            self._listing_at = self._crawl.clock.time() + max(LISTING_RETRY, e.retry_after or 0.0)
             return
         self._listing_at = self._crawl.clock.time() + LISTING_INTERVAL
         order = self._configured if self._configured is not None else list(listed)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from datadog_checks.base.checks.logs.crawler.stream import LogRecord, LogStream
 
-from .client import INSTANCE_FAILURES, MAX_ATTEMPTS, AcmeApiError, PageTokenExpired, StreamUnavailable
+from .client import INSTANCE_FAILURES, MAX_ATTEMPTS, RETRY_CAP, AcmeApiError, PageTokenExpired, StreamUnavailable
 from .compat import json
 from .cursors import CURSOR_PREFIX, InvalidCursor, Position, order_id
 from .log_format import CRAWLER_FIELDS, UnencodableLog, encode, fit_line, log_shaper, make_encodable
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from .check import Crawl
 
 STREAM_TAG, CURSOR_TAG, LISTING = 'acme_stream', 'acme_cursor', 'none'  # tags; `none`: the listing's requests
-MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME = 1000, 4 * 60  # ACME's; a token lives 5 minutes, less the next visit's time
+MAX_PAGE_SIZE, PAGE_TOKEN_LIFETIME = 1000, 4 * 60  # ACME's (logs, the listing); a token lives 5 minutes, less a visit
 # A failed stream is retried after 15 s, 30, 60, 120, 240, then every 5 minutes (or after its 503's Retry-After, up
 # to 5 minutes), so that it does not spend the token's requests the others need.
-RETRY_FIRST, RETRY_CAP = 15.0, 300.0
+RETRY_FIRST = 15.0
 MALFORMED, UNENCODABLE, STALE = 'malformed', 'unencodable', 'stale'  # why logs are skipped
 NAMED_IDS = 5  # per reason, in a warning
 # A query a visit stopped in: the next visit continues it with its token, rather than re-read the cursor's instant.
@@ -57,13 +57,12 @@ class Visit:
     reached_end: bool = False  # everything before the query's end was read
     carried: Position | None = None  # the cursor the last record handed out carries (the base writes it)
 
-    def skip(self, reason: str, raw: Any, problem: object = None) -> None:
+    def skip(self, reason: str, raw: Any, problem: Exception) -> None:
         skipped = self.skipped.setdefault(reason, Skipped())
         skipped.count += 1
         if len(skipped.ids) < NAMED_IDS:
             skipped.ids.append(repr(raw['id'])[:100] if isinstance(raw, dict) and 'id' in raw else '(no id)')
-        if problem is not None and not skipped.problem:
-            skipped.problem = (problem if isinstance(problem, str) else f'{type(problem).__name__}: {problem}')[:300]
+        skipped.problem = skipped.problem or f'{type(problem).__name__}: {problem}'[:300]
 
 
 class AcmeLogStream(LogStream):
@@ -125,7 +124,7 @@ class AcmeLogStream(LogStream):
         position = position or Position.before(self._crawl.acme_clock.first_start(now))
         if position.nanos < seconds_to_nanos(now - INTAKE_MAX_AGE):
             hours = (now - position.nanos / 1e9) / 3600
-            self._crawl.warn('Stream `%s` is %.1f hours behind; logs over 18 h old are skipped', self.stream_id, hours)
+            self._crawl.warn('Stream `%s` is %.1f hours behind: logs over 17 h 55 min skipped', self.stream_id, hours)
         return max(position, Position.before(stale_line(now)))
 
     def _visit(self, visit: Visit, end: int, page_token: str | None) -> Iterator[LogRecord]:
@@ -169,7 +168,7 @@ class AcmeLogStream(LogStream):
         except (*INSTANCE_FAILURES, RunOver):
             raise  # the whole instance's, or the run's: not this stream's
         except StreamUnavailable as e:
-            crawl.warn('Skipping %s', e.describe())
+            crawl.warn('Skipping %s', e)
             self.unavailable = True
         except Exception as e:  # this stream's trouble (5xx, timeouts, bad pages, a bug) stays its own
             failure = e
@@ -268,7 +267,7 @@ class AcmeLogStream(LogStream):
             self.failures, self.problem = 0, None
         elif failure is not None:
             self.failures += 1
-            retry_after = min(getattr(failure, 'retry_after', None) or 0.0, RETRY_CAP)
+            retry_after = getattr(failure, 'retry_after', None) or 0.0  # capped by the client
             self.retry_at = now + max(min(RETRY_CAP, RETRY_FIRST * 2 ** min(self.failures - 1, 5)), retry_after)
             problem = str(failure) if isinstance(failure, AcmeApiError) else f'{type(failure).__name__}: {failure}'
             self.problem = crawl.scrub(problem)

@@ -20,10 +20,6 @@ def instance_auth_type():
     return 'basic'
 
 
-def instance_datadog_api_url():
-    return 'https://api.datadoghq.com'
-
-
 def instance_disable_generic_tags():
     return False
 
