@@ -138,10 +138,14 @@ class Crawler:
     def run(self, times: int = 1, *, extract_message: bool = True) -> None:
         for _ in range(times):
             self._run(self.check, extract_message=extract_message)
-            if self.agent is not None:
-                self.agent.advance(round(self.interval))
-            else:
-                self._clock.advance(self.interval)
+            self.wait(self.interval)
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` pass between runs: through the emulated Agent if there is one (a tick a second)."""
+        whole = int(seconds) if self.agent is not None else 0
+        if self.agent is not None:
+            self.agent.advance(whole)
+        self._clock.advance(max(0.0, seconds - whole))
 
     def warnings(self) -> list[str]:
         """The check's warnings of its last runs, but the one each stream starting without a cursor gives (all do,
@@ -215,6 +219,19 @@ def logs_agent(tmp_path, clock, monkeypatch, datadog_agent, crawler) -> LogsAgen
     the auditor's registry.json) up to an intake that records what arrived; the crawler's runs let it work."""
     crawler.agent = LogsAgent(tmp_path / 'run', clock=clock, intake=Intake(clock.time), cap_mb=1)
     return crawler.agent.install(monkeypatch, datadog_agent)
+
+
+@pytest.fixture(params=['earlier rule', 'registry'])
+def either_rule(request) -> None:
+    """A guarantee test runs twice, once with each rule for the Agent's file (agent_log_file.py): see `follow`."""
+    follow(request.param, request)
+
+
+def follow(rule: str, request: pytest.FixtureRequest) -> None:
+    """`registry`: through the emulated Agent (`logs_agent`), whose registry.json the check follows, as in a deployed
+    Agent; `earlier rule`: no run path, as for an Agent whose registry the check cannot find."""
+    if rule == 'registry':
+        request.getfixturevalue('logs_agent')
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@
 
     python -m tests.demo                                  # sandbox, a run every 15 s, like the Agent
     python -m tests.demo --fast                           # simulated time: no waiting between runs
-    python -m tests.demo --fast --agent-file-cap 1 --intake-down 3:60   # the intake down for 60 s from run 3
+    python -m tests.demo --fast --reset --agent-file-cap 1 --intake-down 3:60   # the intake down for 60 s from run 3
     python -m tests.demo --fast --wipe-run-path 6         # the pod replaced after run 6: cursor recovery
     python -m tests.demo --url https://api.acme.example --token "$ACME_TOKEN"
 
@@ -113,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         '--fast', action='store_true', help='simulated time (sandbox only): the runs follow each other without waiting'
     )
-    parser.add_argument('--runs', type=int, default=0, help='stop after this many runs (default: until Ctrl-C)')
+    parser.add_argument('--runs', type=int, default=0, help='stop after this many runs (default 0: until Ctrl-C)')
     parser.add_argument('--page-size', type=int, default=1000)
     parser.add_argument('--max-run-time', type=float, default=10.0)
     parser.add_argument('--initial-lookback', type=int, help='seconds the first run looks back (default 3600)')
@@ -290,7 +290,7 @@ class Demo:
     def run(self) -> int:
         args = self.args
         print(
-            f"The Agent's run path: {args.run_path} (the cursors, registry.json, integrations/*.log); a run every "
+            f"The Agent's run path: {args.run_path.resolve()} (the cursors, registry.json, integrations/*.log); a run every "
             f'{args.interval:g} s, {"simulated" if args.fast else "real"} time. Ctrl-C to stop.\n'
         )
         try:

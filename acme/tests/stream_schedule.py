@@ -74,9 +74,17 @@ class AgentScheduler:
     is the clock's time when the scheduler is made.
     """
 
-    def __init__(self, run_once: Callable[[], Any], clock: FakeClock, *, interval: float = INTERVAL) -> None:
+    def __init__(
+        self,
+        run_once: Callable[[], Any],
+        clock: FakeClock,
+        *,
+        interval: float = INTERVAL,
+        wait: Callable[[float], None] | None = None,
+    ) -> None:
         self._run_once = run_once
         self._clock = clock
+        self._wait = wait or clock.advance  # between runs (the crawler's `wait` lets an emulated Agent work)
         self._interval = interval
         self.next_tick = clock.time()
         self.runs: list[Run] = []
@@ -85,7 +93,7 @@ class AgentScheduler:
         """Run at every tick before `moment`; the clock is left where the last run ended. Returns those runs."""
         runs = []
         while self.next_tick < moment:
-            self._clock.advance(max(0.0, self.next_tick - self._clock.time()))
+            self._wait(max(0.0, self.next_tick - self._clock.time()))
             started = self._clock.time()
             self._run_once()
             runs.append(Run(started, self._clock.time()))

@@ -11,7 +11,7 @@ from datadog_checks.base import AgentCheck
 
 from .conftest import HOUR, START, assert_exactly_once, expected_keys, feed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures('either_rule')]
 
 ONE_SHOT_WARNING = (
     'This run is a one-shot `agent check`: the Agent does not ship logs it submits, so the stream cursors were left '

@@ -36,6 +36,7 @@ def test_late_logs_are_not_lost_whatever_the_skew(sandbox, instance, crawler, cl
     assert warned == (abs(skew) > 60)
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_a_clock_step_between_runs_loses_nothing(sandbox, instance, crawler, clock):
     logs = feed(sandbox, seed='step', start=START - 5 * 60, end=START + 8 * 60, count=2000, late_rate=0.6, max_late=59)
     crawler.start(instance)

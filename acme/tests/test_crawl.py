@@ -23,6 +23,7 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, crawler, clock):
     # Logs from the last hour and the next 40 minutes: ties, unordered ids, up to 60 s late arrival.
     logs = feed(sandbox, seed='once', start=START - HOUR, end=START + 40 * 60, count=1500)
@@ -38,6 +39,7 @@ def test_every_log_exactly_once_across_runs_and_restarts(sandbox, instance, craw
     assert_exactly_once(crawler.sent_keys(), expected_keys(logs, since=START - HOUR, until=final_end))
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_logs_sharing_a_timestamp_across_pages_and_runs(sandbox, instance, crawler, clock):
     instant = '2026-11-26T11:30:00.123456789Z'
     # 40 logs at one nanosecond, ids in no particular order, split over pages of 3 and over runs.
@@ -97,6 +99,7 @@ def test_cursor_is_written_once_per_page(sandbox, instance, crawler, datadog_age
     assert len(writes) >= 2 * 10  # at least one per full page
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_a_cursor_never_passes_a_log_not_yet_submitted(sandbox, instance, crawler, datadog_agent, monkeypatch):
     logs = feed(sandbox, seed='behind', start=START - 30 * 60, end=START - 2 * 60, count=200, late_rate=0)
     order = {stream: sorted((parse_rfc3339(log['timestamp']), log['id']) for log in logs[stream]) for stream in STREAMS}
@@ -148,6 +151,7 @@ def test_persist_connections_false_opens_a_connection_per_request(sandbox, insta
     assert sandbox.stats.connections == sandbox.stats.requests == 2 * len(STREAMS) + 1
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_stale_backlog_is_skipped_without_paging_through_it(sandbox, instance, crawler, clock):
     crawler.start(instance)
     crawler.run()  # cursors near START

@@ -9,7 +9,7 @@ import pytest
 
 from datadog_checks.base import AgentCheck
 
-from .conftest import HOUR, START, TOKEN, assert_exactly_once, expected_keys, feed
+from .conftest import HOUR, START, TOKEN, assert_exactly_once, expected_keys, feed, follow
 from .sandbox import Faults
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,11 @@ def captured_logs(caplog):
     return caplog
 
 
-@pytest.mark.parametrize('seed', [1, 2, 3, 4])
-def test_random_faults_lose_nothing_and_duplicate_nothing(sandbox, instance, crawler, clock, captured_logs, seed):
+@pytest.mark.parametrize('seed, rule', [(1, 'earlier rule'), (2, 'registry'), (3, 'earlier rule'), (4, 'registry')])
+def test_random_faults_lose_nothing_and_duplicate_nothing(
+    sandbox, instance, crawler, clock, captured_logs, seed, rule, request
+):
+    follow(rule, request)
     logs = feed(sandbox, seed=f'faults-{seed}', start=START - HOUR, end=START + 30 * 60, count=1200)
     sandbox.faults = Faults(
         error_rate=0.15, non_json_rate=0.05, disconnect_rate=0.05, token_expiry_rate=0.1, short_page_rate=0.3
@@ -41,6 +44,7 @@ def test_random_faults_lose_nothing_and_duplicate_nothing(sandbox, instance, cra
     assert TOKEN not in captured_logs.text
 
 
+@pytest.mark.usefixtures('either_rule')
 def test_persistent_failures_end_the_run_cleanly_and_the_next_run_resumes(sandbox, instance, crawler, aggregator):
     logs = feed(sandbox, seed='outage', start=START - 30 * 60, end=START - 2 * 60, count=300, late_rate=0)
     crawler.start({**instance, 'page_size': 20})

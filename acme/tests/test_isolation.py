@@ -15,7 +15,7 @@ from .conftest import HOUR, START, STREAMS, assert_exactly_once, expected_keys, 
 from .sandbox import generate_logs
 from .stream_schedule import AgentScheduler
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures('either_rule')]
 
 INTERVAL = 15.0
 
@@ -33,7 +33,7 @@ def longest_wait(sandbox, stream: str, *, since: float, until: float) -> float:
 def agent_schedule(crawler, clock) -> AgentScheduler:
     """Runs every 15 s from their starts, as the Agent schedules them (the crawler's own runs add 15 s after each)."""
     crawler.interval = 0.0
-    return AgentScheduler(crawler.run, clock, interval=INTERVAL)
+    return AgentScheduler(crawler.run, clock, interval=INTERVAL, wait=crawler.wait)
 
 
 def live_feed(sandbox, stream: str, *, seed: str, count: int) -> list[dict]:

@@ -71,7 +71,7 @@ def add_streams(sandbox: AcmeSandbox, count: int, *, prefix: str = 's') -> list[
 def agent(crawler, clock) -> AgentScheduler:
     """Runs the crawler's check every 15 s of the fake clock from START, as the Agent does."""
     crawler.interval = 0.0  # the scheduler moves the clock, not the crawler
-    return AgentScheduler(crawler.run, clock, interval=INTERVAL)
+    return AgentScheduler(crawler.run, clock, interval=INTERVAL, wait=crawler.wait)
 
 
 def test_no_stream_waits_longer_than_the_bound_with_200_streams(sandbox, instance, crawler, agent):

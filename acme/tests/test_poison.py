@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import crawl_around, deeply_nested, metric_total
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures('either_rule')]
 
 
 @pytest.fixture
