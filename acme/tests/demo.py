@@ -290,8 +290,8 @@ class Demo:
     def run(self) -> int:
         args = self.args
         print(
-            f"The Agent's run path: {args.run_path.resolve()} (the cursors, registry.json, integrations/*.log); a run every "
-            f'{args.interval:g} s, {"simulated" if args.fast else "real"} time. Ctrl-C to stop.\n'
+            f"The Agent's run path: {args.run_path.resolve()} (the cursors, registry.json, integrations/*.log); "
+            f'a run every {args.interval:g} s, {"simulated" if args.fast else "real"} time. Ctrl-C to stop.\n'
         )
         try:
             while not args.runs or self.runs < args.runs:
