@@ -49,4 +49,4 @@ def test_the_help_says_what_upload_assets_needs_and_how_long_the_tests_take():
     for needed in ('DD_API_KEY', 'DD_APP_KEY', 'DD_SITE', '--api-url', '--dry-run'):
         assert needed in text
     assert 'About 6 minutes on 2 cores' in text
-    assert 'DEV_ENVS=py3.12 ./dev test' in text
+    assert 'DEV_ENVS=py3.13 ./dev test' in text

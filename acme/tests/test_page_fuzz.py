@@ -85,7 +85,7 @@ def as_orjson_writes(value: Any, path: str = '') -> tuple[Any, list[str]]:
     return value, []
 
 
-# 60 examples (about 3 s) in each of ./dev test's five envs: 300 new ones a run.
+# 60 examples (about 3 s) in each of ./dev test's four envs: 240 new ones a run.
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
